@@ -1,0 +1,110 @@
+# Isthmus build. `make` builds build/isthmusd; see README.md for the rest.
+# Sources are found by folder: a new .c file in a module folder is built and
+# linked without editing this file; tests/unit/test_*.c become test binaries and
+# tests/fuzz/fuzz_*.c libFuzzer targets.
+
+SHELL   := /bin/bash
+CC      ?= cc
+BUILD   ?= build
+PYTEST  ?= /usr/bin/python3 -m pytest
+
+WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-truncation -Werror
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu17 $(WARN) $(HARDEN) -pthread -MMD -MP -I. -I$(BUILD)/gen
+LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
+LIBS    := -lmicrohttpd -lsqlite3 -lssl -lcrypto -lev -ljson-c -lradcli -linih \
+           -lurcu-qsbr -lurcu-common -lm
+
+MODULES := concentrator esp auth db api
+LIB_SRC := $(filter-out concentrator/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_SUPPORT := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(BUILD)/%.o)
+
+.PHONY: all test unit system asan fuzz run demo format lint bench clean deps
+all: $(BUILD)/isthmusd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The migrations are compiled into the binary, so a daemon always carries the
+# schema it was built for and can refuse a database that is newer.
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) deploy/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh deploy/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(BUILD)/libisthmus.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/isthmusd: $(BUILD)/concentrator/main.o $(BUILD)/libisthmus.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libisthmus.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+system: $(BUILD)/isthmusd
+	$(PYTEST) -q -ra tests/system
+
+test: all unit system
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) BUILD=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" unit
+
+# libFuzzer targets, each run for FUZZ_SECONDS (bounded; longer runs: raise it).
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" build-fuzz/fuzz/$$n; \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  seeds=tests/fuzz/seeds/$${n#fuzz_}; [ -d $$seeds ] || seeds=; \
+	  dict=tests/fuzz/$${n#fuzz_}.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+	    -max_len=65536 $$dict build-fuzz/corpus/$$n $$seeds 2>&1 | tail -n 3; \
+	  test $${PIPESTATUS[0]:-0} -eq 0; done
+
+build-fuzz/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libisthmus.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+run: $(BUILD)/isthmusd
+	@mkdir -p var
+	@[ -f var/isthmus.conf ] || sed -e 's|@VAR@|$(CURDIR)/var|g' deploy/isthmus.conf.dev > var/isthmus.conf
+	$(BUILD)/isthmusd -c var/isthmus.conf
+
+deps:
+	bash deploy/install-deps.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	  --inline-suppr -I. $(MODULES)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

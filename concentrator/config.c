@@ -1,0 +1,314 @@
+/* Configuration file parsing: see config.h. */
+#define _GNU_SOURCE
+#include "concentrator/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->database, sizeof(cfg->database), "/var/lib/isthmus/isthmus.db");
+    cfg->log_level = LOG_LVL_INFO;
+    snprintf(cfg->master_key_file, sizeof(cfg->master_key_file), "/etc/isthmus/master.key");
+    cfg->history_retention_days = 90;
+    snprintf(cfg->ike_listen[0], CONFIG_ADDR_MAX, "0.0.0.0");
+    cfg->ike_listen_count = 1;
+    cfg->ike_port = 500;
+    cfg->natt_port = 4500;
+    cfg->half_open_limit = 10000;
+    cfg->half_open_per_peer = 50;
+    cfg->cookie_threshold = 500;
+    cfg->half_open_timeout_s = 30;
+    cfg->esp_workers = 0;
+    snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8443");
+    cfg->api_threads = 4;
+}
+
+struct parse_state {
+    struct config *cfg;
+    const char *dir; /* folder of the config file, for relative paths */
+    char err[256];   /* first error, without the line */
+};
+
+typedef int (*setter_fn)(struct parse_state *st, void *field, size_t size, const char *value);
+
+struct key_def {
+    const char *section;
+    const char *name;
+    setter_fn set;
+    size_t offset;
+    size_t size;
+    unsigned min, max; /* for integers */
+};
+
+static int set_string(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    if (strlen(value) >= size) {
+        snprintf(st->err, sizeof(st->err), "value is longer than %zu characters", size - 1);
+        return -1;
+    }
+    memcpy(field, value, strlen(value) + 1);
+    return 0;
+}
+
+static int set_path(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    if (value[0] == '\0' || value[0] == '/' || !st->dir)
+        return set_string(st, field, size, value);
+    char buf[CONFIG_PATH_MAX * 2];
+    snprintf(buf, sizeof(buf), "%s/%s", st->dir, value);
+    return set_string(st, field, size, buf);
+}
+
+static int set_bool(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    (void)size;
+    bool *b = field;
+    if (!strcasecmp(value, "yes") || !strcasecmp(value, "true") || !strcmp(value, "1") ||
+        !strcasecmp(value, "on")) {
+        *b = true;
+    } else if (!strcasecmp(value, "no") || !strcasecmp(value, "false") || !strcmp(value, "0") ||
+               !strcasecmp(value, "off")) {
+        *b = false;
+    } else {
+        snprintf(st->err, sizeof(st->err), "'%s' is not a boolean (yes/no)", value);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_uint(struct parse_state *st, const char *value, unsigned min, unsigned max,
+                      unsigned *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)value[0])) {
+        snprintf(st->err, sizeof(st->err), "'%s' is not a whole number", value);
+        return -1;
+    }
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno || *end != '\0') {
+        snprintf(st->err, sizeof(st->err), "'%s' is not a whole number", value);
+        return -1;
+    }
+    if (v < min || v > max) {
+        snprintf(st->err, sizeof(st->err), "%lu is out of range %u..%u", v, min, max);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int set_level(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    (void)size;
+    if (!log_level_parse(value, field)) {
+        snprintf(st->err, sizeof(st->err),
+                 "'%s' is not a log level (error, warn, notice, info, debug)", value);
+        return -1;
+    }
+    return 0;
+}
+
+static bool valid_ip(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+int config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        hl = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostlen)
+        return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || *end != '\0' || colon[1] == '\0' || p == 0 || p > 65535)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int set_hostport(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    char host[CONFIG_ADDR_MAX];
+    uint16_t port;
+    if (value[0] == '\0')
+        return set_string(st, field, size, value);
+    if (config_split_hostport(value, host, sizeof(host), &port) < 0 || !valid_ip(host)) {
+        snprintf(st->err, sizeof(st->err), "'%s' is not an address:port (e.g. 127.0.0.1:8443)",
+                 value);
+        return -1;
+    }
+    return set_string(st, field, size, value);
+}
+
+static int set_listen_list(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    (void)field;
+    (void)size;
+    struct config *cfg = st->cfg;
+    char buf[CONFIG_MAX_LISTEN * CONFIG_ADDR_MAX];
+    if (strlen(value) >= sizeof(buf)) {
+        snprintf(st->err, sizeof(st->err), "list is too long");
+        return -1;
+    }
+    strcpy(buf, value);
+    cfg->ike_listen_count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        if (!valid_ip(tok)) {
+            snprintf(st->err, sizeof(st->err), "'%s' is not an IPv4 or IPv6 address", tok);
+            return -1;
+        }
+        if (cfg->ike_listen_count == CONFIG_MAX_LISTEN) {
+            snprintf(st->err, sizeof(st->err), "more than %d addresses", CONFIG_MAX_LISTEN);
+            return -1;
+        }
+        snprintf(cfg->ike_listen[cfg->ike_listen_count++], CONFIG_ADDR_MAX, "%s", tok);
+    }
+    if (cfg->ike_listen_count == 0) {
+        snprintf(st->err, sizeof(st->err), "at least one address is needed");
+        return -1;
+    }
+    return 0;
+}
+
+static int set_uint_field(struct parse_state *st, const struct key_def *k, const char *value)
+{
+    unsigned v;
+    if (parse_uint(st, value, k->min, k->max, &v) < 0)
+        return -1;
+    char *field = (char *)st->cfg + k->offset;
+    if (k->size == sizeof(uint16_t))
+        *(uint16_t *)(void *)field = (uint16_t)v;
+    else
+        *(unsigned *)(void *)field = v;
+    return 0;
+}
+
+#define F(name) offsetof(struct config, name), sizeof(((struct config *)0)->name)
+
+static const struct key_def keys[] = {
+    {"daemon", "database", set_path, F(database), 0, 0},
+    {"daemon", "log_level", set_level, F(log_level), 0, 0},
+    {"daemon", "log_file", set_path, F(log_file), 0, 0},
+    {"daemon", "syslog", set_bool, F(syslog), 0, 0},
+    {"daemon", "master_key_file", set_path, F(master_key_file), 0, 0},
+    {"daemon", "default_tenant", set_string, F(default_tenant), 0, 0},
+    {"daemon", "tenant_hook", set_path, F(tenant_hook), 0, 0},
+    {"daemon", "history_retention_days", NULL, F(history_retention_days), 1, 36500},
+    {"ike", "listen", set_listen_list, 0, 0, 0, 0},
+    {"ike", "port", NULL, F(ike_port), 1, 65535},
+    {"ike", "natt_port", NULL, F(natt_port), 1, 65535},
+    {"ike", "half_open_limit", NULL, F(half_open_limit), 1, 1000000},
+    {"ike", "half_open_per_peer", NULL, F(half_open_per_peer), 1, 100000},
+    {"ike", "cookie_threshold", NULL, F(cookie_threshold), 0, 1000000},
+    {"ike", "half_open_timeout", NULL, F(half_open_timeout_s), 1, 3600},
+    {"esp", "workers", NULL, F(esp_workers), 0, 64},
+    {"api", "listen", set_hostport, F(api_listen), 0, 0},
+    {"api", "tls_cert", set_path, F(api_tls_cert), 0, 0},
+    {"api", "tls_key", set_path, F(api_tls_key), 0, 0},
+    {"api", "threads", NULL, F(api_threads), 1, 64},
+    {"api", "metrics_listen", set_hostport, F(metrics_listen), 0, 0},
+};
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_state *st = user;
+    if (st->err[0])
+        return 0; /* keep only the first error */
+    bool section_known = false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(k->section, section) != 0)
+            continue;
+        section_known = true;
+        if (strcmp(k->name, name) != 0)
+            continue;
+        int rc;
+        if (k->set)
+            rc = k->set(st, (char *)st->cfg + k->offset, k->size, value);
+        else
+            rc = set_uint_field(st, k, value);
+        if (rc < 0) {
+            char tmp[sizeof(st->err)];
+            snprintf(tmp, sizeof(tmp), "%s", st->err);
+            snprintf(st->err, sizeof(st->err), "[%s] %s: %s", section, name, tmp);
+            return 0;
+        }
+        return 1;
+    }
+    if (!section_known)
+        snprintf(st->err, sizeof(st->err), "unknown section [%s] (key '%s')", section, name);
+    else
+        snprintf(st->err, sizeof(st->err), "unknown key '%s' in section [%s]", name, section);
+    return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct parse_state st = {.cfg = cfg};
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        st.dir = dir[0] ? dir : "/";
+    } else {
+        st.dir = ".";
+    }
+
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int line = ini_parse_file(f, handler, &st);
+    fclose(f);
+    if (line < 0) {
+        snprintf(err, errlen, "%s: cannot read", path);
+        return -1;
+    }
+    if (line > 0) {
+        if (st.err[0])
+            snprintf(err, errlen, "%s:%d: %s", path, line, st.err);
+        else
+            snprintf(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')",
+                     path, line);
+        return -1;
+    }
+    if ((cfg->api_tls_cert[0] != '\0') != (cfg->api_tls_key[0] != '\0')) {
+        snprintf(err, errlen, "%s: [api] tls_cert and tls_key must be set together", path);
+        return -1;
+    }
+    if (cfg->ike_port == cfg->natt_port) {
+        snprintf(err, errlen, "%s: [ike] port and natt_port must differ", path);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,148 @@
+/* The running daemon: see daemon.h. */
+#define _GNU_SOURCE
+#include "concentrator/daemon.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/server.h"
+#include "auth/seal.h"
+#include "concentrator/event.h"
+#include "concentrator/log.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "db/writer.h"
+
+#define WRITER_QUEUE_MAX 100000
+
+static void ensure_parent_dir(const char *path)
+{
+    char buf[CONFIG_PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *dir = dirname(buf);
+    if (mkdir(dir, 0750) == 0)
+        log_notice("daemon", "created folder %s", dir);
+}
+
+struct sqlite3 *daemon_open_store(const struct config *cfg, int *lock_fd)
+{
+    char err[512];
+    ensure_parent_dir(cfg->database);
+    *lock_fd = db_lock_exclusive(cfg->database, err, sizeof(err));
+    if (*lock_fd < 0) {
+        log_err("daemon", "%s", err);
+        return NULL;
+    }
+    sqlite3 *db = db_open(cfg->database, true, err, sizeof(err));
+    if (!db) {
+        log_err("daemon", "%s", err);
+        goto fail;
+    }
+    int n = db_migrate(db, err, sizeof(err));
+    if (n < 0) {
+        log_err("daemon", "%s", err);
+        goto fail;
+    }
+    log_info("daemon", "database %s at schema version %d%s", cfg->database,
+             db_schema_version(db), n ? "" : " (up to date)");
+    return db;
+fail:
+    db_close(db);
+    close(*lock_fd);
+    *lock_fd = -1;
+    return NULL;
+}
+
+struct daemon {
+    const struct config *cfg;
+    const char *config_path;
+    struct evl *loop;
+    int stop_signal;
+};
+
+static void on_stop(struct evl_signal *s, int signum, void *arg)
+{
+    (void)s;
+    struct daemon *d = arg;
+    log_notice("daemon", "%s received: shutting down", strsignal(signum));
+    d->stop_signal = signum;
+    evl_stop(d->loop);
+}
+
+static void on_hup(struct evl_signal *s, int signum, void *arg)
+{
+    (void)s;
+    (void)signum;
+    (void)arg;
+    if (log_reopen() < 0)
+        log_err("daemon", "SIGHUP: cannot reopen the log file: %s", strerror(errno));
+    else
+        log_notice("daemon", "SIGHUP: log file reopened");
+}
+
+int daemon_run(const struct config *cfg, const char *config_path)
+{
+    int rc = 1, lock_fd = -1;
+    char err[512];
+    struct daemon d = {.cfg = cfg, .config_path = config_path};
+    struct seal_key key;
+    struct db_writer *writer = NULL;
+    struct api_server *api = NULL;
+    struct evl_signal *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    log_notice("daemon", "isthmusd starting (config %s, pid %d)", config_path, (int)getpid());
+
+    sqlite3 *db = daemon_open_store(cfg, &lock_fd);
+    if (!db)
+        return 1;
+    db_close(db); /* every thread opens its own connection */
+
+    ensure_parent_dir(cfg->master_key_file);
+    if (seal_key_load(&key, cfg->master_key_file, 1, err, sizeof(err)) < 0) {
+        log_err("daemon", "%s", err);
+        goto done_lock;
+    }
+
+    d.loop = evl_default();
+    sig_term = evl_signal_new(d.loop, SIGTERM, on_stop, &d);
+    sig_int = evl_signal_new(d.loop, SIGINT, on_stop, &d);
+    sig_hup = evl_signal_new(d.loop, SIGHUP, on_hup, &d);
+
+    writer = db_writer_start(cfg->database, WRITER_QUEUE_MAX, err, sizeof(err));
+    if (!writer) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
+    struct api_deps deps = {.cfg = cfg, .master_key = &key};
+    api = api_server_start(&deps, err, sizeof(err));
+    if (!api) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
+    api_server_set_ready(api, true);
+    log_notice("daemon", "ready");
+
+    evl_run(d.loop);
+    rc = 0;
+
+done:
+    api_server_stop(api);
+    db_writer_stop(writer);
+    evl_signal_free(sig_term);
+    evl_signal_free(sig_int);
+    evl_signal_free(sig_hup);
+    seal_key_wipe(&key);
+    if (rc == 0)
+        log_notice("daemon", "stopped cleanly");
+done_lock:
+    if (lock_fd >= 0)
+        close(lock_fd);
+    return rc;
+}
