@@ -1,0 +1,1 @@
+"""Helpers for Isthmus system tests: network namespaces, processes, daemons."""
