@@ -58,9 +58,17 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 system: $(BUILD)/isthmusd
-	$(PYTEST) -q -ra tests/system
+	$(PYTEST) -q -ra -p no:cacheprovider tests/system
 
-test: all unit system
+# Everything, as CI runs it: dependencies (quick when present), the build,
+# unit tests, unit tests under sanitizers, bounded fuzzing, system tests.
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS_CI)
+	$(MAKE) system
+FUZZ_SECONDS_CI ?= 15
 
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
@@ -88,7 +96,8 @@ build-fuzz/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libisthmus.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
-run: $(BUILD)/isthmusd
+run: deps
+	$(MAKE) all
 	@mkdir -p var
 	@[ -f var/isthmus.conf ] || sed -e 's|@VAR@|$(CURDIR)/var|g' deploy/isthmus.conf.dev > var/isthmus.conf
 	$(BUILD)/isthmusd -c var/isthmus.conf
