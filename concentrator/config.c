@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,10 @@ void config_defaults(struct config *cfg)
 struct parse_state {
     struct config *cfg;
     const char *dir; /* folder of the config file, for relative paths */
-    char err[256];   /* first error, without the line */
+    FILE *f;
+    int lineno;    /* lines read so far: the line being parsed */
+    int err_line;  /* line of err */
+    char err[256]; /* first error, without the line */
 };
 
 typedef int (*setter_fn)(struct parse_state *st, void *field, size_t size, const char *value);
@@ -142,12 +146,17 @@ int config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
     }
     if (hl == 0 || hl >= hostlen)
         return -1;
+    /* An IPv6 address needs its brackets: "::1:8443" is itself an address. */
+    if (s[-1] != '[' && memchr(s, ':', hl))
+        return -1;
     memcpy(host, s, hl);
     host[hl] = '\0';
+    if (!isdigit((unsigned char)colon[1]))
+        return -1;
     char *end;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || *end != '\0' || colon[1] == '\0' || p == 0 || p > 65535)
+    if (errno || *end != '\0' || p == 0 || p > 65535)
         return -1;
     *port = (uint16_t)p;
     return 0;
@@ -237,6 +246,18 @@ static const struct key_def keys[] = {
     {"api", "metrics_listen", set_hostport, F(metrics_listen), 0, 0},
 };
 
+/* Records the first error with the line it is on. */
+static void set_error(struct parse_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(struct parse_state *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err, sizeof(st->err), fmt, ap);
+    va_end(ap);
+    st->err_line = st->lineno;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
@@ -258,16 +279,40 @@ static int handler(void *user, const char *section, const char *name, const char
         if (rc < 0) {
             char tmp[sizeof(st->err)];
             snprintf(tmp, sizeof(tmp), "%s", st->err);
-            snprintf(st->err, sizeof(st->err), "[%s] %s: %s", section, name, tmp);
+            set_error(st, "[%s] %s: %s", section, name, tmp);
             return 0;
         }
         return 1;
     }
     if (!section_known)
-        snprintf(st->err, sizeof(st->err), "unknown section [%s] (key '%s')", section, name);
+        set_error(st, "unknown section [%s] (key '%s')", section, name);
     else
-        snprintf(st->err, sizeof(st->err), "unknown key '%s' in section [%s]", name, section);
+        set_error(st, "unknown key '%s' in section [%s]", name, section);
     return 0;
+}
+
+/* inih's line reader (fgets-like), counting lines so that an error is
+ * reported on the line that holds it, whatever inih's own first error line
+ * is. A line too long for inih's buffer is an error here, and the rest of it
+ * is skipped: inih would otherwise parse the rest as a line of its own. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_state *st = stream;
+    if (!fgets(str, num, st->f))
+        return NULL;
+    st->lineno++;
+    size_t n = strlen(str);
+    if (n + 1 == (size_t)num && str[n - 1] != '\n') {
+        int c = fgetc(st->f);
+        if (c == EOF || c == '\n')
+            return str; /* the line fit exactly */
+        while ((c = fgetc(st->f)) != EOF && c != '\n')
+            ;
+        if (!st->err[0])
+            set_error(st, "line is longer than %d characters", num - 1);
+        str[0] = '\0'; /* an empty line: the error above is the one reported */
+    }
+    return str;
 }
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
@@ -283,23 +328,26 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         st.dir = ".";
     }
 
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    st.f = fopen(path, "r");
+    if (!st.f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    int line = ini_parse_file(f, handler, &st);
-    fclose(f);
+    int line = ini_parse_stream(read_line, &st, handler, &st);
+    fclose(st.f);
     if (line < 0) {
         snprintf(err, errlen, "%s: cannot read", path);
         return -1;
     }
+    /* inih gives the first line it found wrong; a syntax error (which our
+     * handler never sees) may come before or after the error we recorded. */
+    if (st.err[0] && (line == 0 || st.err_line <= line)) {
+        snprintf(err, errlen, "%s:%d: %s", path, st.err_line, st.err);
+        return -1;
+    }
     if (line > 0) {
-        if (st.err[0])
-            snprintf(err, errlen, "%s:%d: %s", path, line, st.err);
-        else
-            snprintf(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')",
-                     path, line);
+        snprintf(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')", path,
+                 line);
         return -1;
     }
     if ((cfg->api_tls_cert[0] != '\0') != (cfg->api_tls_key[0] != '\0')) {
