@@ -15,6 +15,7 @@ PKGS=(
   # real peers and network tools
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-extra-plugins strongswan-pki
+  libcharon-extauth-plugins libstrongswan-standard-plugins  # eap-mschapv2; openssl, gcm
   freeradius freeradius-utils
   iperf3 iputils-ping iproute2 nftables procps util-linux wrk
 )
