@@ -66,15 +66,19 @@ int seal_key_load(struct seal_key *k, const char *path, int create, char *err, s
     struct stat sb;
     if (fstat(fd, &sb) == 0 && (sb.st_mode & 0077)) {
         close(fd);
-        snprintf(err, errlen, "master key file %s is readable by group or others (mode %03o); "
-                 "chmod 600 it", path, (unsigned)(sb.st_mode & 0777));
+        snprintf(err, errlen,
+                 "master key file %s is readable by group or others (mode %03o); "
+                 "chmod 600 it",
+                 path, (unsigned)(sb.st_mode & 0777));
         return -1;
     }
-    char buf[SEAL_KEY_LEN * 2 + 8];
+    /* Room for the digits and some trailing whitespace; a file that fills
+     * the buffer is too long to be a key file, whatever follows. */
+    char buf[SEAL_KEY_LEN * 2 + 192];
     ssize_t n = read(fd, buf, sizeof(buf));
     close(fd);
     int rc = -1;
-    if (n < SEAL_KEY_LEN * 2)
+    if (n < SEAL_KEY_LEN * 2 || n == (ssize_t)sizeof(buf))
         goto done;
     for (ssize_t i = SEAL_KEY_LEN * 2; i < n; i++)
         if (buf[i] != '\n' && buf[i] != '\r' && buf[i] != ' ')
