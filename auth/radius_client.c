@@ -37,7 +37,7 @@ const char *radius_outcome_name(enum radius_outcome o)
     return "?";
 }
 
-static int64_t now_ms(void)
+int64_t radius_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -81,7 +81,7 @@ static int wait_reply(int fd, int64_t until, uint8_t id, const char *secret, str
 {
     uint8_t buf[RADIUS_PKT_MAX];
     for (int guard = 0; guard < 1000; guard++) {
-        int64_t left = until - now_ms();
+        int64_t left = until - radius_now_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -122,7 +122,7 @@ static int try_server(const struct radius_server *srv, struct radius_xchg *x,
                                                 : (srv->acct_port ? srv->acct_port : 1813);
     unsigned timeout = clamp(srv->timeout_ms, RADIUS_DEFAULT_TIMEOUT_MS, RADIUS_TIMEOUT_MS_MAX);
     unsigned tries = clamp(srv->retries, RADIUS_DEFAULT_RETRIES, RADIUS_RETRIES_MAX);
-    int64_t start = now_ms();
+    int64_t start = radius_now_ms();
 
     snprintf(st->addr, sizeof(st->addr), "%s:%u", srv->host, port);
     st->outcome = RADIUS_O_ERROR;
@@ -137,7 +137,7 @@ static int try_server(const struct radius_server *srv, struct radius_xchg *x,
         goto done;
     st->outcome = RADIUS_O_TIMEOUT;
     for (unsigned t = 0; t < tries && got == 0; t++) {
-        int64_t until = now_ms() + timeout;
+        int64_t until = radius_now_ms() + timeout;
         st->tries++;
         if (send(fd, pkt, len, 0) < 0 && errno != ECONNREFUSED) {
             st->outcome = RADIUS_O_ERROR;
@@ -157,7 +157,7 @@ done:
     OPENSSL_cleanse(pkt, sizeof(pkt));
     if (fd >= 0)
         close(fd);
-    st->latency_ms = (uint32_t)(now_ms() - start);
+    st->latency_ms = (uint32_t)(radius_now_ms() - start);
     return got > 0 ? 0 : -1;
 }
 

@@ -95,4 +95,7 @@ int radius_exchange(const struct radius_servers *servers, struct radius_xchg *x)
  * 192.0.2.2:1812) did not answer"; names dropped replies. */
 void radius_xchg_why(const struct radius_xchg *x, char *buf, size_t len);
 
+/* Monotonic milliseconds. */
+int64_t radius_now_ms(void);
+
 #endif

@@ -114,6 +114,19 @@ size_t radius_put_ma(struct wr *w)
     return wr_ok(w) ? w->len - RADIUS_MA_LEN : 0;
 }
 
+void radius_put_nas(struct wr *w, const struct radius_nas *nas)
+{
+    radius_put_str(w, RADIUS_A_NAS_IDENTIFIER, nas->identifier);
+    if (nas->has_ip4)
+        radius_put(w, RADIUS_A_NAS_IP_ADDRESS, nas->ip4, 4);
+    if (nas->has_ip6)
+        radius_put(w, RADIUS_A_NAS_IPV6_ADDRESS, nas->ip6, 16);
+    radius_put_str(w, RADIUS_A_CALLED_STATION_ID, nas->called_station);
+    radius_put_str(w, RADIUS_A_CALLING_STATION_ID, nas->calling_station);
+    radius_put_u32(w, RADIUS_A_NAS_PORT_TYPE, RADIUS_NAS_PORT_VIRTUAL);
+    radius_put_u32(w, RADIUS_A_SERVICE_TYPE, RADIUS_SERVICE_FRAMED);
+}
+
 size_t radius_req_finish(struct wr *w, size_t ma_off, const char *secret)
 {
     if (!wr_ok(w) || w->len < RADIUS_HDR_LEN || w->len > RADIUS_PKT_MAX)

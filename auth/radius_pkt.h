@@ -92,6 +92,21 @@ void radius_put_split(struct wr *w, uint8_t type, const uint8_t *data, size_t le
 /* A zeroed Message-Authenticator; returns its value's offset in the packet. */
 size_t radius_put_ma(struct wr *w);
 
+/* Who is asking: the attributes every request of Isthmus carries. */
+struct radius_nas {
+    char identifier[64];      /* NAS-Identifier (e.g. "isthmus-gw1"); empty: none */
+    char called_station[128]; /* Called-Station-Id: the gateway's address or FQDN */
+    char calling_station[64]; /* Calling-Station-Id: the client's "IP:port" */
+    bool has_ip4;             /* NAS-IP-Address */
+    uint8_t ip4[4];
+    bool has_ip6; /* NAS-IPv6-Address */
+    uint8_t ip6[16];
+};
+
+/* NAS-Identifier, NAS-IP(v6)-Address, Called/Calling-Station-Id,
+ * NAS-Port-Type Virtual, Service-Type Framed. */
+void radius_put_nas(struct wr *w, const struct radius_nas *nas);
+
 /*
  * Finishing: patches the length. For an Access-Request, ma_off (non-zero) is
  * where radius_put_ma left room and gets HMAC-MD5 over the packet. For an
