@@ -222,8 +222,8 @@ int x509_ca_create(const char *tenant_id, const char *tenant_name, enum x509_key
  * IPv6 literal becomes an iPAddress SAN, a name with '@' an rfc822Name
  * SAN, any other a dNSName SAN (checked to be a host name; "*." allowed
  * in front). At least one; the first names the subject CN (subject
- * "CN=<ids[0]>, O=<tenant_id>"). extended key usage serverAuth + ipsecIKE
- * (1.3.6.1.5.5.8.2.2) so that Windows (serverAuth, FQDN in SAN) and
+ * "CN=<ids[0]>, O=<tenant_id>"). extended key usage serverAuth + IKE
+ * intermediate (1.3.6.1.5.5.8.2.2) so that Windows (serverAuth, FQDN in SAN) and
  * macOS/iOS (remote id in SAN) accept it; keyUsage digitalSignature (+
  * keyEncipherment for RSA); authorityKeyIdentifier; validity now - 5 min
  * for `days` days (0: 730 = 2 years). 0, or -1 with err. */
@@ -242,7 +242,8 @@ struct x509_client_req {
 
 /* Issues a user's client certificate: subject "CN=<username>, O=<tenant>",
  * SAN rfc822Name as above (a username with '@' is itself an rfc822Name),
- * extended key usage clientAuth + ipsecIKE, keyUsage digitalSignature.
+ * extended key usage clientAuth + IKE intermediate (1.3.6.1.5.5.8.2.2),
+ * keyUsage digitalSignature.
  * IKE: a strongSwan client proves either its DN (the swanctl default id)
  * or, with `id = alice@acme.example`, the rfc822Name; Windows sends its
  * DN; macOS/iOS send the configured LocalIdentifier, which must be the
@@ -329,7 +330,7 @@ enum x509_verdict {
     X509_VERDICT_NOT_YET_VALID, /* before notBefore */
     X509_VERDICT_REVOKED,       /* listed in the tenant CRL */
     X509_VERDICT_CRL_PROBLEM,   /* CRL missing, expired, badly signed */
-    X509_VERDICT_WRONG_USAGE,   /* EKU without clientAuth/ipsecIKE, or CA */
+    X509_VERDICT_WRONG_USAGE,   /* EKU forbids client use, or a CA */
     X509_VERDICT_INVALID,       /* anything else (bad signature, ...) */
 };
 
@@ -344,7 +345,8 @@ struct x509_der {
  * the only trust anchor, at time now. With crl (the tenant's current CRL),
  * the leaf is checked against it (X509_V_FLAG_CRL_CHECK; a CRL past its
  * nextUpdate fails: rebuild it in time); crl NULL skips revocation. An
- * extended key usage, if present, must allow clientAuth, ipsecIKE or any.
+ * extended key usage, if present, must allow clientAuth, IKE intermediate
+ * (1.3.6.1.5.5.8.2.2), ipsecIKE (RFC 4945) or any.
  * Returns the verdict; reason gets a short text for the log and the
  * session history ("revoked (keyCompromise)", "expired", "not issued by
  * the tenant CA", ...). On OK, *leaf_out (if not NULL) gets the parsed
