@@ -6,6 +6,7 @@ PID (never by name) when the test ends, whatever happened.
 import os
 import re
 import signal
+from signal import SIGTERM  # in class Proc, `signal` names the method
 import subprocess
 import time
 
@@ -69,7 +70,7 @@ class Proc:
         """Waits for exit; returns the exit code (raises on timeout)."""
         return self.popen.wait(timeout=timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+    def stop(self, sig=SIGTERM, timeout=10.0):
         """Stops the process (and its process group) by PID; returns the code."""
         if self.alive():
             try:
