@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "concentrator/ike_alg.h"
+#include "concentrator/ike_names.h"
+#include "concentrator/ike_types.h"
 
 enum kind { K_ENCR, K_INTEG, K_PRF, K_DH, K_ESN, K_NOESN };
 
@@ -18,37 +20,37 @@ struct token {
     uint16_t prf; /* for K_INTEG: the PRF it implies for IKE */
 };
 
-#define ENCR_3DES 3
+#define ENCR_3DES IKE_ENCR_3DES
 
 static const struct token tokens[] = {
-    {"aes128", K_ENCR, IKE_ALG_ENCR_AES_CBC, 128, false, 0},
-    {"aes192", K_ENCR, IKE_ALG_ENCR_AES_CBC, 192, false, 0},
-    {"aes256", K_ENCR, IKE_ALG_ENCR_AES_CBC, 256, false, 0},
-    {"aes128gcm16", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 128, false, 0},
-    {"aes128gcm128", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 128, false, 0},
-    {"aes128gcm", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 128, false, 0},
-    {"aes192gcm16", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 192, false, 0},
-    {"aes256gcm16", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 256, false, 0},
-    {"aes256gcm128", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 256, false, 0},
-    {"aes256gcm", K_ENCR, IKE_ALG_ENCR_AES_GCM_16, 256, false, 0},
-    {"chacha20poly1305", K_ENCR, IKE_ALG_ENCR_CHACHA20_POLY1305, 0, false, 0},
+    {"aes128", K_ENCR, IKE_ENCR_AES_CBC, 128, false, 0},
+    {"aes192", K_ENCR, IKE_ENCR_AES_CBC, 192, false, 0},
+    {"aes256", K_ENCR, IKE_ENCR_AES_CBC, 256, false, 0},
+    {"aes128gcm16", K_ENCR, IKE_ENCR_AES_GCM_16, 128, false, 0},
+    {"aes128gcm128", K_ENCR, IKE_ENCR_AES_GCM_16, 128, false, 0},
+    {"aes128gcm", K_ENCR, IKE_ENCR_AES_GCM_16, 128, false, 0},
+    {"aes192gcm16", K_ENCR, IKE_ENCR_AES_GCM_16, 192, false, 0},
+    {"aes256gcm16", K_ENCR, IKE_ENCR_AES_GCM_16, 256, false, 0},
+    {"aes256gcm128", K_ENCR, IKE_ENCR_AES_GCM_16, 256, false, 0},
+    {"aes256gcm", K_ENCR, IKE_ENCR_AES_GCM_16, 256, false, 0},
+    {"chacha20poly1305", K_ENCR, IKE_ENCR_CHACHA20_POLY1305, 0, false, 0},
     {"3des", K_ENCR, ENCR_3DES, 0, true, 0},
-    {"sha1", K_INTEG, IKE_ALG_INTEG_HMAC_SHA1_96, 0, true, IKE_ALG_PRF_HMAC_SHA1},
-    {"sha256", K_INTEG, IKE_ALG_INTEG_HMAC_SHA2_256_128, 0, false, IKE_ALG_PRF_HMAC_SHA2_256},
-    {"sha384", K_INTEG, IKE_ALG_INTEG_HMAC_SHA2_384_192, 0, false, IKE_ALG_PRF_HMAC_SHA2_384},
-    {"sha512", K_INTEG, IKE_ALG_INTEG_HMAC_SHA2_512_256, 0, false, IKE_ALG_PRF_HMAC_SHA2_512},
-    {"prfsha1", K_PRF, IKE_ALG_PRF_HMAC_SHA1, 0, true, 0},
-    {"prfsha256", K_PRF, IKE_ALG_PRF_HMAC_SHA2_256, 0, false, 0},
-    {"prfsha384", K_PRF, IKE_ALG_PRF_HMAC_SHA2_384, 0, false, 0},
-    {"prfsha512", K_PRF, IKE_ALG_PRF_HMAC_SHA2_512, 0, false, 0},
-    {"modp1024", K_DH, IKE_ALG_DH_MODP_1024, 0, true, 0},
-    {"modp2048", K_DH, IKE_ALG_DH_MODP_2048, 0, false, 0},
-    {"modp3072", K_DH, IKE_ALG_DH_MODP_3072, 0, false, 0},
-    {"ecp256", K_DH, IKE_ALG_DH_ECP_256, 0, false, 0},
-    {"ecp384", K_DH, IKE_ALG_DH_ECP_384, 0, false, 0},
-    {"ecp521", K_DH, IKE_ALG_DH_ECP_521, 0, false, 0},
-    {"x25519", K_DH, IKE_ALG_DH_CURVE25519, 0, false, 0},
-    {"curve25519", K_DH, IKE_ALG_DH_CURVE25519, 0, false, 0},
+    {"sha1", K_INTEG, IKE_INTEG_HMAC_SHA1_96, 0, true, IKE_PRF_HMAC_SHA1},
+    {"sha256", K_INTEG, IKE_INTEG_HMAC_SHA2_256_128, 0, false, IKE_PRF_HMAC_SHA2_256},
+    {"sha384", K_INTEG, IKE_INTEG_HMAC_SHA2_384_192, 0, false, IKE_PRF_HMAC_SHA2_384},
+    {"sha512", K_INTEG, IKE_INTEG_HMAC_SHA2_512_256, 0, false, IKE_PRF_HMAC_SHA2_512},
+    {"prfsha1", K_PRF, IKE_PRF_HMAC_SHA1, 0, true, 0},
+    {"prfsha256", K_PRF, IKE_PRF_HMAC_SHA2_256, 0, false, 0},
+    {"prfsha384", K_PRF, IKE_PRF_HMAC_SHA2_384, 0, false, 0},
+    {"prfsha512", K_PRF, IKE_PRF_HMAC_SHA2_512, 0, false, 0},
+    {"modp1024", K_DH, IKE_DH_MODP1024, 0, true, 0},
+    {"modp2048", K_DH, IKE_DH_MODP2048, 0, false, 0},
+    {"modp3072", K_DH, IKE_DH_MODP3072, 0, false, 0},
+    {"ecp256", K_DH, IKE_DH_ECP256, 0, false, 0},
+    {"ecp384", K_DH, IKE_DH_ECP384, 0, false, 0},
+    {"ecp521", K_DH, IKE_DH_ECP521, 0, false, 0},
+    {"x25519", K_DH, IKE_DH_CURVE25519, 0, false, 0},
+    {"curve25519", K_DH, IKE_DH_CURVE25519, 0, false, 0},
     {"esn", K_ESN, 1, 0, false, 0},
     {"noesn", K_NOESN, 0, 0, false, 0},
 };
@@ -179,7 +181,7 @@ int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_prop
     if (!esp) {
         if (out->n_prf == 0) {
             if (out->aead)
-                out->prf[out->n_prf++] = IKE_ALG_PRF_HMAC_SHA2_256;
+                out->prf[out->n_prf++] = IKE_PRF_HMAC_SHA2_256;
             for (size_t i = 0; i < n_implied; i++)
                 add_u16(out->prf, &out->n_prf, implied_prf[i]);
         }
@@ -241,7 +243,7 @@ static int pref_of(const struct ike_proposal *p, const struct ike_offer_transfor
     case 1:
         for (size_t i = 0; i < p->n_encr; i++) {
             uint16_t kb = p->encr[i].keybits;
-            bool fixed = p->encr[i].id == IKE_ALG_ENCR_CHACHA20_POLY1305;
+            bool fixed = p->encr[i].id == IKE_ENCR_CHACHA20_POLY1305;
             if (p->encr[i].id == t->id && (fixed ? t->keybits == 0 : kb == t->keybits))
                 return (int)i;
         }
@@ -252,7 +254,7 @@ static int pref_of(const struct ike_proposal *p, const struct ike_offer_transfor
                 return (int)i;
         return -1;
     case 3:
-        if (t->id == IKE_ALG_INTEG_NONE && p->aead)
+        if (t->id == IKE_INTEG_NONE && p->aead)
             return 0;
         for (size_t i = 0; i < p->n_integ; i++)
             if (p->integ[i] == t->id)
@@ -303,7 +305,7 @@ static bool choose_in(const struct ike_proposal *p, const struct ike_offer *o, b
     bool aead = ike_alg_encr_is_aead(pick[1]->id);
     if (!esp && (!pick[2] || !pick[4]))
         return false;
-    if (!aead && (!pick[3] || pick[3]->id == IKE_ALG_INTEG_NONE))
+    if (!aead && (!pick[3] || pick[3]->id == IKE_INTEG_NONE))
         return false;
     if (esp && p->n_dh && !pick[4])
         return false; /* our policy demands PFS */
@@ -351,16 +353,16 @@ uint16_t ike_proposal_ke_group(struct ike_choice *c, const struct ike_offer *off
 void ike_choice_str(const struct ike_choice *c, bool esp, char *buf, size_t len)
 {
     size_t off = 0;
-    int n = snprintf(buf, len, "%s", ike_alg_name(1, c->encr));
+    int n = snprintf(buf, len, "%s", IKE_TRANSFORM_NAME(1, c->encr));
     off = n > 0 ? (size_t)n : 0;
     if (c->encr_keybits && off < len)
         off += (size_t)snprintf(buf + off, len - off, "_%u", c->encr_keybits);
     if (c->integ && off < len)
-        off += (size_t)snprintf(buf + off, len - off, "/%s", ike_alg_name(3, c->integ));
+        off += (size_t)snprintf(buf + off, len - off, "/%s", IKE_TRANSFORM_NAME(3, c->integ));
     if (!esp && c->prf && off < len)
-        off += (size_t)snprintf(buf + off, len - off, "/%s", ike_alg_name(2, c->prf));
+        off += (size_t)snprintf(buf + off, len - off, "/%s", IKE_TRANSFORM_NAME(2, c->prf));
     if (c->dh && off < len)
-        off += (size_t)snprintf(buf + off, len - off, "/%s", ike_alg_name(4, c->dh));
+        off += (size_t)snprintf(buf + off, len - off, "/%s", IKE_TRANSFORM_NAME(4, c->dh));
     if (esp && off < len)
         snprintf(buf + off, len - off, "/%s", c->esn ? "ESN" : "NO_ESN");
 }

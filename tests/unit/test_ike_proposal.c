@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "concentrator/ike_alg.h"
+#include "concentrator/ike_types.h"
 #include "concentrator/ike_proposal.h"
 
 static void parses_what_operators_write(void **state)
@@ -18,16 +19,16 @@ static void parses_what_operators_write(void **state)
     assert_int_equal(
         ike_proposal_parse("aes256gcm16-prfsha384-ecp384", false, false, &p, err, sizeof(err)), 0);
     assert_true(p.aead);
-    assert_int_equal(p.encr[0].id, IKE_ALG_ENCR_AES_GCM_16);
+    assert_int_equal(p.encr[0].id, IKE_ENCR_AES_GCM_16);
     assert_int_equal(p.encr[0].keybits, 256);
-    assert_int_equal(p.prf[0], IKE_ALG_PRF_HMAC_SHA2_384);
-    assert_int_equal(p.dh[0], IKE_ALG_DH_ECP_384);
+    assert_int_equal(p.prf[0], IKE_PRF_HMAC_SHA2_384);
+    assert_int_equal(p.dh[0], IKE_DH_ECP384);
 
     assert_int_equal(
         ike_proposal_parse("aes256-sha256-modp2048", false, false, &p, err, sizeof(err)), 0);
     assert_false(p.aead);
-    assert_int_equal(p.integ[0], IKE_ALG_INTEG_HMAC_SHA2_256_128);
-    assert_int_equal(p.prf[0], IKE_ALG_PRF_HMAC_SHA2_256); /* implied by sha256 */
+    assert_int_equal(p.integ[0], IKE_INTEG_HMAC_SHA2_256_128);
+    assert_int_equal(p.prf[0], IKE_PRF_HMAC_SHA2_256); /* implied by sha256 */
 
     assert_int_equal(
         ike_proposal_parse("chacha20poly1305-prfsha256-x25519", false, false, &p, err, sizeof(err)),
@@ -78,20 +79,20 @@ static void refuses_with_the_reason(void **state)
 
 /* strongSwan 5.9's default IKE offer: a classic proposal and an AEAD one. */
 static const struct ike_offer_transform classic[] = {
-    {1, IKE_ALG_ENCR_AES_CBC, 128},
-    {1, IKE_ALG_ENCR_AES_CBC, 256},
-    {3, IKE_ALG_INTEG_HMAC_SHA2_256_128, 0},
-    {3, IKE_ALG_INTEG_HMAC_SHA1_96, 0},
-    {2, IKE_ALG_PRF_HMAC_SHA2_256, 0},
-    {2, IKE_ALG_PRF_HMAC_SHA1, 0},
-    {4, IKE_ALG_DH_CURVE25519, 0},
-    {4, IKE_ALG_DH_ECP_256, 0},
-    {4, IKE_ALG_DH_MODP_2048, 0},
+    {1, IKE_ENCR_AES_CBC, 128},
+    {1, IKE_ENCR_AES_CBC, 256},
+    {3, IKE_INTEG_HMAC_SHA2_256_128, 0},
+    {3, IKE_INTEG_HMAC_SHA1_96, 0},
+    {2, IKE_PRF_HMAC_SHA2_256, 0},
+    {2, IKE_PRF_HMAC_SHA1, 0},
+    {4, IKE_DH_CURVE25519, 0},
+    {4, IKE_DH_ECP256, 0},
+    {4, IKE_DH_MODP2048, 0},
 };
 static const struct ike_offer_transform aead[] = {
-    {1, IKE_ALG_ENCR_AES_GCM_16, 128},      {1, IKE_ALG_ENCR_AES_GCM_16, 256},
-    {1, IKE_ALG_ENCR_CHACHA20_POLY1305, 0}, {2, IKE_ALG_PRF_HMAC_SHA2_256, 0},
-    {4, IKE_ALG_DH_CURVE25519, 0},          {4, IKE_ALG_DH_ECP_384, 0},
+    {1, IKE_ENCR_AES_GCM_16, 128},      {1, IKE_ENCR_AES_GCM_16, 256},
+    {1, IKE_ENCR_CHACHA20_POLY1305, 0}, {2, IKE_PRF_HMAC_SHA2_256, 0},
+    {4, IKE_DH_CURVE25519, 0},          {4, IKE_DH_ECP384, 0},
 };
 
 static void chooses_from_strongswan_defaults(void **state)
@@ -104,11 +105,11 @@ static void chooses_from_strongswan_defaults(void **state)
     int i = ike_proposal_choose(&ours, offers, 2, false, &c);
     assert_int_equal(i, 0); /* the client's first acceptable proposal */
     assert_int_equal(c.number, 1);
-    assert_int_equal(c.encr, IKE_ALG_ENCR_AES_CBC);
+    assert_int_equal(c.encr, IKE_ENCR_AES_CBC);
     assert_int_equal(c.encr_keybits, 256); /* our preference within it */
-    assert_int_equal(c.integ, IKE_ALG_INTEG_HMAC_SHA2_256_128);
-    assert_int_equal(c.prf, IKE_ALG_PRF_HMAC_SHA2_256);
-    assert_int_equal(c.dh, IKE_ALG_DH_CURVE25519);
+    assert_int_equal(c.integ, IKE_INTEG_HMAC_SHA2_256_128);
+    assert_int_equal(c.prf, IKE_PRF_HMAC_SHA2_256);
+    assert_int_equal(c.dh, IKE_DH_CURVE25519);
 
     /* A policy of only aes256gcm16-prfsha384-ecp384 refuses both offers... */
     char *only[] = {"aes256gcm16-prfsha384-ecp384"};
@@ -119,12 +120,12 @@ static void chooses_from_strongswan_defaults(void **state)
     char *gcm[] = {"aes256gcm16-prfsha256-ecp384"};
     assert_int_equal(ike_proposal_set_parse(gcm, 1, false, false, &ours, err, sizeof(err)), 0);
     assert_int_equal(ike_proposal_choose(&ours, offers, 2, false, &c), 1);
-    assert_int_equal(c.dh, IKE_ALG_DH_ECP_384);
+    assert_int_equal(c.dh, IKE_DH_ECP384);
     /* The client sent KE for Curve25519, which this policy does not allow:
      * it must be asked for ECP-384. */
-    assert_int_equal(ike_proposal_ke_group(&c, &offers[1], &ours, IKE_ALG_DH_CURVE25519),
-                     IKE_ALG_DH_ECP_384);
-    assert_int_equal(ike_proposal_ke_group(&c, &offers[1], &ours, IKE_ALG_DH_ECP_384), 0);
+    assert_int_equal(ike_proposal_ke_group(&c, &offers[1], &ours, IKE_DH_CURVE25519),
+                     IKE_DH_ECP384);
+    assert_int_equal(ike_proposal_ke_group(&c, &offers[1], &ours, IKE_DH_ECP384), 0);
 }
 
 static void ke_for_another_offered_group_is_accepted(void **state)
@@ -137,17 +138,17 @@ static void ke_for_another_offered_group_is_accepted(void **state)
     assert_int_equal(ike_proposal_set_parse(pol, 1, false, false, &ours, err, sizeof(err)), 0);
     struct ike_choice c;
     assert_int_equal(ike_proposal_choose(&ours, &offer, 1, false, &c), 0);
-    assert_int_equal(c.dh, IKE_ALG_DH_ECP_256);
-    assert_int_equal(ike_proposal_ke_group(&c, &offer, &ours, IKE_ALG_DH_MODP_2048), 0);
-    assert_int_equal(c.dh, IKE_ALG_DH_MODP_2048);
+    assert_int_equal(c.dh, IKE_DH_ECP256);
+    assert_int_equal(ike_proposal_ke_group(&c, &offer, &ours, IKE_DH_MODP2048), 0);
+    assert_int_equal(c.dh, IKE_DH_MODP2048);
 }
 
 static void esp_choice_and_pfs(void **state)
 {
     (void)state;
     static const struct ike_offer_transform esp_gcm[] = {
-        {1, IKE_ALG_ENCR_AES_GCM_16, 128},
-        {1, IKE_ALG_ENCR_AES_GCM_16, 256},
+        {1, IKE_ENCR_AES_GCM_16, 128},
+        {1, IKE_ENCR_AES_GCM_16, 256},
         {5, 0, 0},
     };
     struct ike_offer offer = {1, 3, esp_gcm, 3};
