@@ -2,12 +2,11 @@
  * IKEv2 and ESP transform facts the crypto code needs: which transform IDs
  * (IANA "Internet Key Exchange Version 2 (IKEv2) Parameters", Transform Types
  * 1-4, RFC 7296 3.3.2) Isthmus implements, their key, block, IV and ICV
- * lengths, which are weak (kept only for interoperability) and a name for logs.
+ * lengths, and which are weak (kept only for interoperability).
  *
- * Every function takes the IANA number as it appears on the wire, so the
- * codec's own enums (ike_types.h) can be passed straight through. The
- * IKE_ALG_* constants below are the same numbers, for code and tests that do
- * not include the codec.
+ * Every function takes the IANA number as it appears on the wire (the
+ * IKE_ENCR_*, IKE_PRF_*, IKE_INTEG_*, IKE_DH_* values of ike_types.h); names
+ * for logs are in ike_names.h.
  */
 #ifndef ISTHMUS_IKE_ALG_H
 #define ISTHMUS_IKE_ALG_H
@@ -16,48 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Transform Type 1: encryption (ENCR). */
-enum {
-    IKE_ALG_ENCR_NULL = 11, /* ESP only */
-    IKE_ALG_ENCR_AES_CBC = 12,
-    IKE_ALG_ENCR_AES_GCM_8 = 18,
-    IKE_ALG_ENCR_AES_GCM_12 = 19,
-    IKE_ALG_ENCR_AES_GCM_16 = 20,
-    IKE_ALG_ENCR_CHACHA20_POLY1305 = 28,
-};
+#include "concentrator/ike_types.h"
 
-/* Transform Type 2: pseudorandom function (PRF). */
-enum {
-    IKE_ALG_PRF_HMAC_SHA1 = 2, /* weak: interoperability only */
-    IKE_ALG_PRF_HMAC_SHA2_256 = 5,
-    IKE_ALG_PRF_HMAC_SHA2_384 = 6,
-    IKE_ALG_PRF_HMAC_SHA2_512 = 7,
-};
-
-/* Transform Type 3: integrity (INTEG). */
-enum {
-    IKE_ALG_INTEG_NONE = 0,
-    IKE_ALG_INTEG_HMAC_SHA1_96 = 2, /* weak: interoperability only */
-    IKE_ALG_INTEG_HMAC_SHA2_256_128 = 12,
-    IKE_ALG_INTEG_HMAC_SHA2_384_192 = 13,
-    IKE_ALG_INTEG_HMAC_SHA2_512_256 = 14,
-};
-
-/* Transform Type 4: Diffie-Hellman group (KE). */
-enum {
-    IKE_ALG_DH_MODP_1024 = 2, /* weak: interoperability only */
-    IKE_ALG_DH_MODP_2048 = 14,
-    IKE_ALG_DH_MODP_3072 = 15,
-    IKE_ALG_DH_ECP_256 = 19,
-    IKE_ALG_DH_ECP_384 = 20,
-    IKE_ALG_DH_ECP_521 = 21,
-    IKE_ALG_DH_CURVE25519 = 31,
-};
-
-#define IKE_ALG_PRF_MAX_LEN   64 /* largest PRF output (SHA-512) */
-#define IKE_ALG_INTEG_MAX_KEY 64 /* largest integrity key (SHA-512) */
+#define IKE_ALG_PRF_MAX       64 /* largest PRF output (SHA-512) */
+#define IKE_ALG_INTEG_KEY_MAX 64 /* largest integrity key (SHA-512) */
 #define IKE_ALG_ICV_MAX       32 /* largest ICV (HMAC-SHA2-512-256) */
-#define IKE_ALG_ENCR_MAX_KEY  36 /* largest encryption keying material (key + salt) */
+#define IKE_ALG_ENCR_KEY_MAX  36 /* largest encryption keying material (key + salt) */
 
 /* ---- PRF ---- */
 
@@ -97,12 +60,12 @@ size_t ike_alg_encr_icv_len(uint16_t encr);
 
 bool ike_alg_dh_supported(uint16_t group);
 
-/* ---- for logs and policy ---- */
-
-/* True for transforms we implement only to talk to old peers (SHA-1, MODP-1024). */
+/* True for transforms we implement only to talk to old peers (SHA-1,
+ * MODP-1024). transform_type is IKE_TT_PRF, IKE_TT_INTEG or IKE_TT_DH. */
 bool ike_alg_is_weak(int transform_type, uint16_t id);
-/* "AES_GCM_16", "PRF_HMAC_SHA2_256", "ECP_256", ...; "unknown" otherwise.
- * transform_type is the IKEv2 Transform Type (1 ENCR, 2 PRF, 3 INTEG, 4 DH). */
+
+/* The transform's name for logs (ike_names.h's ike_transform_name; "UNKNOWN"
+ * for values it does not know). transform_type is IKE_TT_*. */
 const char *ike_alg_name(int transform_type, uint16_t id);
 
 #endif

@@ -49,7 +49,7 @@ static int sa_lengths(const struct ike_sa_transforms *t, struct ike_sa_keys *k)
     if (!k->prf_len || !k->encr_len || !ike_alg_encr_supported(t->encr, t->encr_keybits, false))
         return -1;
     if (ike_alg_encr_is_aead(t->encr)) {
-        if (t->integ != IKE_ALG_INTEG_NONE)
+        if (t->integ != IKE_INTEG_NONE)
             return -1;
         k->integ_len = 0;
     } else {
@@ -71,7 +71,7 @@ int ike_sa_keys_derive(const struct ike_sa_transforms *t, const uint8_t *skeysee
     if (!t || !skeyseed || !ni || !nr || !spii || !spir || sa_lengths(t, out))
         return -1;
     size_t total = 3 * out->prf_len + 2 * out->integ_len + 2 * out->encr_len;
-    uint8_t km[3 * IKE_ALG_PRF_MAX_LEN + 2 * IKE_ALG_INTEG_MAX_KEY + 2 * IKE_ALG_ENCR_MAX_KEY];
+    uint8_t km[3 * IKE_ALG_PRF_MAX + 2 * IKE_ALG_INTEG_KEY_MAX + 2 * IKE_ALG_ENCR_KEY_MAX];
     struct ike_chunk in[] = {{ni, ni_len}, {nr, nr_len}, {spii, IKE_SPI_LEN}, {spir, IKE_SPI_LEN}};
     int rc = ike_prf_plus_oneshot(t->prf, skeyseed, skeyseed_len, in, 4, km, total);
     if (rc == 0) {
@@ -97,7 +97,7 @@ int ike_sa_keys_new(const struct ike_sa_transforms *t, const uint8_t *ni, size_t
 {
     if (!t || !out)
         return -1;
-    uint8_t seed[IKE_ALG_PRF_MAX_LEN];
+    uint8_t seed[IKE_ALG_PRF_MAX];
     size_t seed_len = 0;
     int rc = ike_skeyseed(t->prf, ni, ni_len, nr, nr_len, gir, gir_len, seed, &seed_len);
     if (rc == 0)
@@ -129,12 +129,12 @@ int ike_child_keys_derive(uint16_t prf, const uint8_t *sk_d, size_t sk_d_len, co
     /* AEAD carries its own integrity; everything else needs an INTEG
      * transform (no encryption-only ESP, RFC 8221 5). */
     bool aead = ike_alg_encr_is_aead(esp_encr);
-    if (aead != (esp_integ == IKE_ALG_INTEG_NONE))
+    if (aead != (esp_integ == IKE_INTEG_NONE))
         return -1;
     out->encr_len = ike_alg_encr_keymat_len(esp_encr, esp_keybits);
     out->integ_len = ike_alg_integ_key_len(esp_integ);
     size_t total = 2 * (out->encr_len + out->integ_len);
-    uint8_t km[2 * (IKE_ALG_ENCR_MAX_KEY + IKE_ALG_INTEG_MAX_KEY)];
+    uint8_t km[2 * (IKE_ALG_ENCR_KEY_MAX + IKE_ALG_INTEG_KEY_MAX)];
     struct ike_chunk in[] = {{gir, gir ? gir_len : 0}, {ni, ni_len}, {nr, nr_len}};
     int rc = ike_prf_plus_oneshot(prf, sk_d, sk_d_len, in, 3, km, total);
     if (rc == 0) {

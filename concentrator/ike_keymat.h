@@ -21,7 +21,7 @@
 #define IKE_SPI_LEN   8
 
 /* The negotiated IKE SA transforms (IANA numbers; keybits is the Key Length
- * attribute, 0 when the cipher has none). integ is IKE_ALG_INTEG_NONE (0)
+ * attribute, 0 when the cipher has none). integ is IKE_INTEG_NONE (0)
  * for AEAD ciphers. */
 struct ike_sa_transforms {
     uint16_t encr;
@@ -35,16 +35,16 @@ struct ike_sa_keys {
     size_t prf_len;   /* length of sk_d, sk_pi, sk_pr */
     size_t integ_len; /* length of sk_ai, sk_ar (0 with AEAD) */
     size_t encr_len;  /* length of sk_ei, sk_er, salt included */
-    uint8_t sk_d[IKE_ALG_PRF_MAX_LEN];
-    uint8_t sk_ai[IKE_ALG_INTEG_MAX_KEY];
-    uint8_t sk_ar[IKE_ALG_INTEG_MAX_KEY];
-    uint8_t sk_ei[IKE_ALG_ENCR_MAX_KEY];
-    uint8_t sk_er[IKE_ALG_ENCR_MAX_KEY];
-    uint8_t sk_pi[IKE_ALG_PRF_MAX_LEN];
-    uint8_t sk_pr[IKE_ALG_PRF_MAX_LEN];
+    uint8_t sk_d[IKE_ALG_PRF_MAX];
+    uint8_t sk_ai[IKE_ALG_INTEG_KEY_MAX];
+    uint8_t sk_ar[IKE_ALG_INTEG_KEY_MAX];
+    uint8_t sk_ei[IKE_ALG_ENCR_KEY_MAX];
+    uint8_t sk_er[IKE_ALG_ENCR_KEY_MAX];
+    uint8_t sk_pi[IKE_ALG_PRF_MAX];
+    uint8_t sk_pr[IKE_ALG_PRF_MAX];
 };
 
-/* SKEYSEED = prf(Ni | Nr, g^ir). out has IKE_ALG_PRF_MAX_LEN bytes; *out_len
+/* SKEYSEED = prf(Ni | Nr, g^ir). out has IKE_ALG_PRF_MAX bytes; *out_len
  * gets the PRF length. Returns 0 or -1 (unknown PRF, nonce over 256 bytes,
  * OpenSSL failure). */
 int ike_skeyseed(uint16_t prf, const uint8_t *ni, size_t ni_len, const uint8_t *nr, size_t nr_len,
@@ -83,10 +83,10 @@ void ike_sa_keys_wipe(struct ike_sa_keys *k);
 struct ike_child_keys {
     size_t encr_len;
     size_t integ_len;
-    uint8_t encr_i[IKE_ALG_ENCR_MAX_KEY];
-    uint8_t integ_i[IKE_ALG_INTEG_MAX_KEY];
-    uint8_t encr_r[IKE_ALG_ENCR_MAX_KEY];
-    uint8_t integ_r[IKE_ALG_INTEG_MAX_KEY];
+    uint8_t encr_i[IKE_ALG_ENCR_KEY_MAX];
+    uint8_t integ_i[IKE_ALG_INTEG_KEY_MAX];
+    uint8_t encr_r[IKE_ALG_ENCR_KEY_MAX];
+    uint8_t integ_r[IKE_ALG_INTEG_KEY_MAX];
 };
 
 /* KEYMAT = prf+(SK_d, Ni | Nr), or with PFS prf+(SK_d, g^ir (new) | Ni | Nr)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ike_prf {
+struct ike_prf_ctx {
     EVP_MAC_CTX *ctx; /* keyed; re-initialised (not re-keyed) per computation */
     size_t out_len;
 };
@@ -24,10 +24,10 @@ static void fetch_hmac(void)
     hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-struct ike_prf *ike_hmac_new(const char *mdname, const uint8_t *key, size_t key_len)
+struct ike_prf_ctx *ike_hmac_new(const char *mdname, const uint8_t *key, size_t key_len)
 {
     static const uint8_t empty[1];
-    struct ike_prf *p = NULL;
+    struct ike_prf_ctx *p = NULL;
     if (!mdname || pthread_once(&hmac_once, fetch_hmac) != 0 || !hmac_alg)
         return NULL;
     p = calloc(1, sizeof(*p));
@@ -43,7 +43,7 @@ struct ike_prf *ike_hmac_new(const char *mdname, const uint8_t *key, size_t key_
     if (EVP_MAC_init(p->ctx, key_len ? key : empty, key_len, params) != 1)
         goto fail;
     p->out_len = EVP_MAC_CTX_get_mac_size(p->ctx);
-    if (p->out_len == 0 || p->out_len > IKE_ALG_PRF_MAX_LEN)
+    if (p->out_len == 0 || p->out_len > IKE_ALG_PRF_MAX)
         goto fail;
     return p;
 fail:
@@ -51,12 +51,12 @@ fail:
     return NULL;
 }
 
-struct ike_prf *ike_prf_new(uint16_t prf_id, const uint8_t *key, size_t key_len)
+struct ike_prf_ctx *ike_prf_new(uint16_t prf_id, const uint8_t *key, size_t key_len)
 {
     return ike_hmac_new(ike_alg_prf_digest(prf_id), key, key_len);
 }
 
-void ike_prf_free(struct ike_prf *p)
+void ike_prf_free(struct ike_prf_ctx *p)
 {
     if (!p)
         return;
@@ -65,18 +65,18 @@ void ike_prf_free(struct ike_prf *p)
     free(p);
 }
 
-size_t ike_prf_out_len(const struct ike_prf *p)
+size_t ike_prf_out_len(const struct ike_prf_ctx *p)
 {
     return p ? p->out_len : 0;
 }
 
 /* Starts a computation from the stored key (no new key schedule). */
-static int start(struct ike_prf *p)
+static int start(struct ike_prf_ctx *p)
 {
     return EVP_MAC_init(p->ctx, NULL, 0, NULL) == 1 ? 0 : -1;
 }
 
-static int feed(struct ike_prf *p, const struct ike_chunk *in, size_t n)
+static int feed(struct ike_prf_ctx *p, const struct ike_chunk *in, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (in[i].len && EVP_MAC_update(p->ctx, in[i].p, in[i].len) != 1)
@@ -84,7 +84,7 @@ static int feed(struct ike_prf *p, const struct ike_chunk *in, size_t n)
     return 0;
 }
 
-static int finish(struct ike_prf *p, uint8_t *out)
+static int finish(struct ike_prf_ctx *p, uint8_t *out)
 {
     size_t len = 0;
     if (EVP_MAC_final(p->ctx, out, &len, p->out_len) != 1 || len != p->out_len)
@@ -92,7 +92,7 @@ static int finish(struct ike_prf *p, uint8_t *out)
     return 0;
 }
 
-int ike_prf_calc(struct ike_prf *p, const struct ike_chunk *in, size_t n, uint8_t *out)
+int ike_prf_calc(struct ike_prf_ctx *p, const struct ike_chunk *in, size_t n, uint8_t *out)
 {
     if (!p || !out)
         return -1;
@@ -103,7 +103,7 @@ int ike_prf_calc(struct ike_prf *p, const struct ike_chunk *in, size_t n, uint8_
     return 0;
 }
 
-int ike_prf_plus_calc(struct ike_prf *p, const struct ike_chunk *in, size_t n, uint8_t *out,
+int ike_prf_plus_calc(struct ike_prf_ctx *p, const struct ike_chunk *in, size_t n, uint8_t *out,
                       size_t out_len)
 {
     if (!p || (!out && out_len))
@@ -111,7 +111,7 @@ int ike_prf_plus_calc(struct ike_prf *p, const struct ike_chunk *in, size_t n, u
     size_t bl = p->out_len;
     if (out_len > 255 * bl)
         return -1;
-    uint8_t t[IKE_ALG_PRF_MAX_LEN];
+    uint8_t t[IKE_ALG_PRF_MAX];
     int rc = -1;
     size_t done = 0;
     for (unsigned k = 1; done < out_len; k++) {
@@ -137,7 +137,7 @@ done:
 int ike_prf_oneshot(uint16_t prf_id, const uint8_t *key, size_t key_len, const struct ike_chunk *in,
                     size_t n, uint8_t *out)
 {
-    struct ike_prf *p = ike_prf_new(prf_id, key, key_len);
+    struct ike_prf_ctx *p = ike_prf_new(prf_id, key, key_len);
     if (!p)
         return -1;
     int rc = ike_prf_calc(p, in, n, out);
@@ -148,7 +148,7 @@ int ike_prf_oneshot(uint16_t prf_id, const uint8_t *key, size_t key_len, const s
 int ike_prf_plus_oneshot(uint16_t prf_id, const uint8_t *key, size_t key_len,
                          const struct ike_chunk *in, size_t n, uint8_t *out, size_t out_len)
 {
-    struct ike_prf *p = ike_prf_new(prf_id, key, key_len);
+    struct ike_prf_ctx *p = ike_prf_new(prf_id, key, key_len);
     if (!p)
         return -1;
     int rc = ike_prf_plus_calc(p, in, n, out, out_len);

@@ -117,8 +117,8 @@ static void hmac_sha2_matches_rfc4231(void **state)
         size_t dl = build(t->data, t->data_repeat, t->data_hex, data, sizeof(data));
         /* Split the data in three chunks, one empty, to exercise concatenation. */
         struct ike_chunk in[] = {{data, dl / 3}, {NULL, 0}, {data + dl / 3, dl - dl / 3}};
-        const uint16_t ids[] = {IKE_ALG_PRF_HMAC_SHA2_256, IKE_ALG_PRF_HMAC_SHA2_384,
-                                IKE_ALG_PRF_HMAC_SHA2_512};
+        const uint16_t ids[] = {IKE_PRF_HMAC_SHA2_256, IKE_PRF_HMAC_SHA2_384,
+                                IKE_PRF_HMAC_SHA2_512};
         const char *want[] = {t->sha256, t->sha384, t->sha512};
         for (int i = 0; i < 3; i++) {
             assert_int_equal(ike_prf_oneshot(ids[i], key, kl, in, 3, out), 0);
@@ -134,10 +134,10 @@ static void hmac_sha1_matches_rfc2202_and_is_flagged_weak(void **state)
     uint8_t key[20], out[20];
     memset(key, 0x0b, sizeof(key));
     struct ike_chunk in[] = {{"Hi There", 8}};
-    assert_int_equal(ike_prf_oneshot(IKE_ALG_PRF_HMAC_SHA1, key, 20, in, 1, out), 0);
+    assert_int_equal(ike_prf_oneshot(IKE_PRF_HMAC_SHA1, key, 20, in, 1, out), 0);
     assert_true(th_equal_hex(out, 20, "b617318655057264e28bc0b6fb378c8ef146be00"));
-    assert_true(ike_alg_is_weak(2, IKE_ALG_PRF_HMAC_SHA1));
-    assert_false(ike_alg_is_weak(2, IKE_ALG_PRF_HMAC_SHA2_256));
+    assert_true(ike_alg_is_weak(IKE_TT_PRF, IKE_PRF_HMAC_SHA1));
+    assert_false(ike_alg_is_weak(IKE_TT_PRF, IKE_PRF_HMAC_SHA2_256));
 }
 
 static void keyed_prf_gives_same_answer_every_time(void **state)
@@ -146,7 +146,7 @@ static void keyed_prf_gives_same_answer_every_time(void **state)
     uint8_t key[4] = {'J', 'e', 'f', 'e'}, a[32], b[32], other[32];
     struct ike_chunk in[] = {{"what do ya want for nothing?", 28}};
     struct ike_chunk in2[] = {{"something else", 14}};
-    struct ike_prf *p = ike_prf_new(IKE_ALG_PRF_HMAC_SHA2_256, key, sizeof(key));
+    struct ike_prf_ctx *p = ike_prf_new(IKE_PRF_HMAC_SHA2_256, key, sizeof(key));
     assert_non_null(p);
     assert_int_equal(ike_prf_out_len(p), 32);
     assert_int_equal(ike_prf_calc(p, in, 1, a), 0);
@@ -178,7 +178,7 @@ static void prf_plus_matches_independent_computation(void **state)
     make_inputs(&v);
     uint8_t out[200];
     struct ike_chunk s1[] = {{v.nr, 32}, {v.spii, 8}};
-    assert_int_equal(ike_prf_plus_oneshot(IKE_ALG_PRF_HMAC_SHA2_256, v.ni, 32, s1, 2, out, 200), 0);
+    assert_int_equal(ike_prf_plus_oneshot(IKE_PRF_HMAC_SHA2_256, v.ni, 32, s1, 2, out, 200), 0);
     assert_true(th_equal_hex(
         out, 200,
         "48838054d0857977c8bea94697c48ec8ccef456e218337454277b24b8281efbb7c8ed02e5cb7e19c8bc5f13f"
@@ -187,14 +187,14 @@ static void prf_plus_matches_independent_computation(void **state)
         "25e58ed5aaffc6ead59e33591a81ae8d88f65321b01e6c90522dc472d44c6c755fb030cffb6feed7fc6bdb"
         "7e818b4ee0fe307e176ae09ab103a8b11f0c9fbffc20f35cf7698c"));
     struct ike_chunk s2[] = {{v.nr, 32}};
-    assert_int_equal(ike_prf_plus_oneshot(IKE_ALG_PRF_HMAC_SHA2_512, v.ni, 32, s2, 1, out, 130), 0);
+    assert_int_equal(ike_prf_plus_oneshot(IKE_PRF_HMAC_SHA2_512, v.ni, 32, s2, 1, out, 130), 0);
     assert_true(th_equal_hex(
         out, 130,
         "dfd3d96aab160ac20b98903a012fdad765a4e5a9a85c3aabfd0e714daeebbb135f494cf88d7893105c25e3"
         "ba45e9e8094853a474e8c3edcf9221712889834d357c5e893b645808009d0446de535bfffa933a12be7b3e"
         "8859bbcab319c8f8f51b7fd43ea3826dfedfcd718fb1cc04be7993d54ace6bcedb3c2f89d738e40709105b"
         "cc"));
-    assert_int_equal(ike_prf_plus_oneshot(IKE_ALG_PRF_HMAC_SHA1, v.ni, 32, s2, 1, out, 50), 0);
+    assert_int_equal(ike_prf_plus_oneshot(IKE_PRF_HMAC_SHA1, v.ni, 32, s2, 1, out, 50), 0);
     assert_true(th_equal_hex(out, 50,
                              "7a6374b0c6abd30e3d3fdda0752451fa55fb4886a1260dd560fa6e1f4d58407b"
                              "64e68674de96dfad8d7cad2377af697ae25a"));
@@ -206,7 +206,7 @@ static void prf_plus_stops_at_255_blocks(void **state)
     static uint8_t out[255 * 32 + 1];
     uint8_t key[32] = {1};
     struct ike_chunk s[] = {{"seed", 4}};
-    struct ike_prf *p = ike_prf_new(IKE_ALG_PRF_HMAC_SHA2_256, key, 32);
+    struct ike_prf_ctx *p = ike_prf_new(IKE_PRF_HMAC_SHA2_256, key, 32);
     assert_non_null(p);
     assert_int_equal(ike_prf_plus_calc(p, s, 1, out, 255 * 32), 0);
     assert_int_equal(ike_prf_plus_calc(p, s, 1, out, 255 * 32 + 1), -1);
@@ -223,12 +223,11 @@ static void ike_sa_keys_aes_cbc_sha256(void **state)
     uint8_t seed[64];
     size_t seed_len = 0;
     assert_int_equal(
-        ike_skeyseed(IKE_ALG_PRF_HMAC_SHA2_256, v.ni, 32, v.nr, 32, v.gir, 256, seed, &seed_len),
-        0);
+        ike_skeyseed(IKE_PRF_HMAC_SHA2_256, v.ni, 32, v.nr, 32, v.gir, 256, seed, &seed_len), 0);
     assert_true(th_equal_hex(seed, seed_len,
                              "1bd57a99193d26d6ac078aa10ab045dfc3c10399d14e72ef4ea02d92002a548b"));
-    struct ike_sa_transforms t = {IKE_ALG_ENCR_AES_CBC, 256, IKE_ALG_PRF_HMAC_SHA2_256,
-                                  IKE_ALG_INTEG_HMAC_SHA2_256_128};
+    struct ike_sa_transforms t = {IKE_ENCR_AES_CBC, 256, IKE_PRF_HMAC_SHA2_256,
+                                  IKE_INTEG_HMAC_SHA2_256_128};
     struct ike_sa_keys k;
     assert_int_equal(ike_sa_keys_new(&t, v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &k), 0);
     assert_int_equal(k.prf_len, 32);
@@ -259,8 +258,7 @@ static void ike_sa_keys_aes_gcm_sha384_take_salt_and_no_integ(void **state)
     (void)state;
     struct inputs v;
     make_inputs(&v);
-    struct ike_sa_transforms t = {IKE_ALG_ENCR_AES_GCM_16, 256, IKE_ALG_PRF_HMAC_SHA2_384,
-                                  IKE_ALG_INTEG_NONE};
+    struct ike_sa_transforms t = {IKE_ENCR_AES_GCM_16, 256, IKE_PRF_HMAC_SHA2_384, IKE_INTEG_NONE};
     struct ike_sa_keys k;
     assert_int_equal(ike_sa_keys_new(&t, v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &k), 0);
     assert_int_equal(k.prf_len, 48);
@@ -292,22 +290,22 @@ static void inconsistent_transforms_are_refused(void **state)
     struct ike_sa_keys k;
     const struct ike_sa_transforms bad[] = {
         /* AEAD with an integrity transform */
-        {IKE_ALG_ENCR_AES_GCM_16, 128, IKE_ALG_PRF_HMAC_SHA2_256, IKE_ALG_INTEG_HMAC_SHA2_256_128},
+        {IKE_ENCR_AES_GCM_16, 128, IKE_PRF_HMAC_SHA2_256, IKE_INTEG_HMAC_SHA2_256_128},
         /* CBC without integrity */
-        {IKE_ALG_ENCR_AES_CBC, 128, IKE_ALG_PRF_HMAC_SHA2_256, IKE_ALG_INTEG_NONE},
+        {IKE_ENCR_AES_CBC, 128, IKE_PRF_HMAC_SHA2_256, IKE_INTEG_NONE},
         /* AES key length that does not exist */
-        {IKE_ALG_ENCR_AES_CBC, 100, IKE_ALG_PRF_HMAC_SHA2_256, IKE_ALG_INTEG_HMAC_SHA2_256_128},
+        {IKE_ENCR_AES_CBC, 100, IKE_PRF_HMAC_SHA2_256, IKE_INTEG_HMAC_SHA2_256_128},
         /* ENCR_NULL is not allowed for IKE */
-        {IKE_ALG_ENCR_NULL, 0, IKE_ALG_PRF_HMAC_SHA2_256, IKE_ALG_INTEG_HMAC_SHA2_256_128},
+        {IKE_ENCR_NULL, 0, IKE_PRF_HMAC_SHA2_256, IKE_INTEG_HMAC_SHA2_256_128},
         /* unknown PRF */
-        {IKE_ALG_ENCR_AES_CBC, 128, 8, IKE_ALG_INTEG_HMAC_SHA2_256_128},
+        {IKE_ENCR_AES_CBC, 128, 8, IKE_INTEG_HMAC_SHA2_256_128},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(
             ike_sa_keys_new(&bad[i], v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &k), -1);
     uint8_t big[IKE_NONCE_MAX + 1] = {0}, seed[64];
     assert_int_equal(
-        ike_skeyseed(IKE_ALG_PRF_HMAC_SHA2_256, big, sizeof(big), v.nr, 32, v.gir, 256, seed, NULL),
+        ike_skeyseed(IKE_PRF_HMAC_SHA2_256, big, sizeof(big), v.nr, 32, v.gir, 256, seed, NULL),
         -1);
 }
 
@@ -316,14 +314,14 @@ static void rekey_skeyseed_uses_old_sk_d(void **state)
     (void)state;
     struct inputs v;
     make_inputs(&v);
-    struct ike_sa_transforms t = {IKE_ALG_ENCR_AES_CBC, 256, IKE_ALG_PRF_HMAC_SHA2_256,
-                                  IKE_ALG_INTEG_HMAC_SHA2_256_128};
+    struct ike_sa_transforms t = {IKE_ENCR_AES_CBC, 256, IKE_PRF_HMAC_SHA2_256,
+                                  IKE_INTEG_HMAC_SHA2_256_128};
     struct ike_sa_keys old;
     assert_int_equal(ike_sa_keys_new(&t, v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &old), 0);
     uint8_t seed[64];
     size_t seed_len = 0;
-    assert_int_equal(ike_skeyseed_rekey(IKE_ALG_PRF_HMAC_SHA2_256, old.sk_d, old.prf_len, v.gir2,
-                                        32, v.ni2, 24, v.nr2, 40, seed, &seed_len),
+    assert_int_equal(ike_skeyseed_rekey(IKE_PRF_HMAC_SHA2_256, old.sk_d, old.prf_len, v.gir2, 32,
+                                        v.ni2, 24, v.nr2, 40, seed, &seed_len),
                      0);
     assert_true(th_equal_hex(seed, seed_len,
                              "3d36445cbcf69d8f5708f168f00ba4c2b89cf7496381bf75178298a527279a09"));
@@ -337,13 +335,13 @@ static void child_keys_gcm_without_pfs(void **state)
     (void)state;
     struct inputs v;
     make_inputs(&v);
-    struct ike_sa_transforms t = {IKE_ALG_ENCR_AES_CBC, 256, IKE_ALG_PRF_HMAC_SHA2_256,
-                                  IKE_ALG_INTEG_HMAC_SHA2_256_128};
+    struct ike_sa_transforms t = {IKE_ENCR_AES_CBC, 256, IKE_PRF_HMAC_SHA2_256,
+                                  IKE_INTEG_HMAC_SHA2_256_128};
     struct ike_sa_keys sa;
     assert_int_equal(ike_sa_keys_new(&t, v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &sa), 0);
     struct ike_child_keys c;
     assert_int_equal(ike_child_keys_derive(sa.prf, sa.sk_d, sa.prf_len, NULL, 0, v.ni, 32, v.nr, 32,
-                                           IKE_ALG_ENCR_AES_GCM_16, 256, IKE_ALG_INTEG_NONE, &c),
+                                           IKE_ENCR_AES_GCM_16, 256, IKE_INTEG_NONE, &c),
                      0);
     assert_int_equal(c.encr_len, 36);
     assert_int_equal(c.integ_len, 0);
@@ -363,14 +361,14 @@ static void child_keys_cbc_with_pfs(void **state)
     (void)state;
     struct inputs v;
     make_inputs(&v);
-    struct ike_sa_transforms t = {IKE_ALG_ENCR_AES_CBC, 256, IKE_ALG_PRF_HMAC_SHA2_256,
-                                  IKE_ALG_INTEG_HMAC_SHA2_256_128};
+    struct ike_sa_transforms t = {IKE_ENCR_AES_CBC, 256, IKE_PRF_HMAC_SHA2_256,
+                                  IKE_INTEG_HMAC_SHA2_256_128};
     struct ike_sa_keys sa;
     assert_int_equal(ike_sa_keys_new(&t, v.ni, 32, v.nr, 32, v.gir, 256, v.spii, v.spir, &sa), 0);
     struct ike_child_keys c;
     assert_int_equal(ike_child_keys_derive(sa.prf, sa.sk_d, sa.prf_len, v.gir2, 32, v.ni2, 24,
-                                           v.nr2, 40, IKE_ALG_ENCR_AES_CBC, 128,
-                                           IKE_ALG_INTEG_HMAC_SHA2_256_128, &c),
+                                           v.nr2, 40, IKE_ENCR_AES_CBC, 128,
+                                           IKE_INTEG_HMAC_SHA2_256_128, &c),
                      0);
     assert_int_equal(c.encr_len, 16);
     assert_int_equal(c.integ_len, 32);
@@ -383,11 +381,11 @@ static void child_keys_cbc_with_pfs(void **state)
                              "1bea0172b63814fda39dc01111ccf8b983ab0abb383cf9084e3438ee52b57f05"));
     /* AEAD with INTEG, or CBC without, is refused. */
     assert_int_equal(ike_child_keys_derive(sa.prf, sa.sk_d, sa.prf_len, NULL, 0, v.ni, 32, v.nr, 32,
-                                           IKE_ALG_ENCR_AES_GCM_16, 128,
-                                           IKE_ALG_INTEG_HMAC_SHA2_256_128, &c),
+                                           IKE_ENCR_AES_GCM_16, 128, IKE_INTEG_HMAC_SHA2_256_128,
+                                           &c),
                      -1);
     assert_int_equal(ike_child_keys_derive(sa.prf, sa.sk_d, sa.prf_len, NULL, 0, v.ni, 32, v.nr, 32,
-                                           IKE_ALG_ENCR_AES_CBC, 128, IKE_ALG_INTEG_NONE, &c),
+                                           IKE_ENCR_AES_CBC, 128, IKE_INTEG_NONE, &c),
                      -1);
     ike_child_keys_wipe(&c);
     ike_sa_keys_wipe(&sa);
@@ -396,20 +394,17 @@ static void child_keys_cbc_with_pfs(void **state)
 static void esp_key_lengths_per_transform(void **state)
 {
     (void)state;
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_AES_CBC, 128), 16);
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_AES_CBC, 256), 32);
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_AES_GCM_16, 128), 20);
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_AES_GCM_16, 256), 36);
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_CHACHA20_POLY1305, 0), 36);
-    assert_int_equal(ike_alg_encr_keymat_len(IKE_ALG_ENCR_NULL, 0), 0);
-    assert_int_equal(ike_alg_integ_key_len(IKE_ALG_INTEG_HMAC_SHA1_96), 20);
-    assert_int_equal(ike_alg_integ_key_len(IKE_ALG_INTEG_HMAC_SHA2_256_128), 32);
-    assert_int_equal(ike_alg_integ_key_len(IKE_ALG_INTEG_HMAC_SHA2_384_192), 48);
-    assert_int_equal(ike_alg_integ_key_len(IKE_ALG_INTEG_HMAC_SHA2_512_256), 64);
-    assert_int_equal(ike_alg_integ_icv_len(IKE_ALG_INTEG_HMAC_SHA2_512_256), 32);
-    assert_string_equal(ike_alg_name(1, IKE_ALG_ENCR_AES_GCM_16), "AES_GCM_16");
-    assert_string_equal(ike_alg_name(4, IKE_ALG_DH_CURVE25519), "CURVE25519");
-    assert_string_equal(ike_alg_name(3, 77), "unknown");
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_AES_CBC, 128), 16);
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_AES_CBC, 256), 32);
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_AES_GCM_16, 128), 20);
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_AES_GCM_16, 256), 36);
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_CHACHA20_POLY1305, 0), 36);
+    assert_int_equal(ike_alg_encr_keymat_len(IKE_ENCR_NULL, 0), 0);
+    assert_int_equal(ike_alg_integ_key_len(IKE_INTEG_HMAC_SHA1_96), 20);
+    assert_int_equal(ike_alg_integ_key_len(IKE_INTEG_HMAC_SHA2_256_128), 32);
+    assert_int_equal(ike_alg_integ_key_len(IKE_INTEG_HMAC_SHA2_384_192), 48);
+    assert_int_equal(ike_alg_integ_key_len(IKE_INTEG_HMAC_SHA2_512_256), 64);
+    assert_int_equal(ike_alg_integ_icv_len(IKE_INTEG_HMAC_SHA2_512_256), 32);
 }
 
 int main(void)
