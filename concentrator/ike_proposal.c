@@ -74,8 +74,8 @@ static bool add_u16(uint16_t *v, size_t *n, uint16_t id)
     return true;
 }
 
-int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_proposal *out,
-                       char *err, size_t errlen)
+int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_prop *out, char *err,
+                       size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     uint16_t implied_prf[IKE_PROP_MAX_ALGS];
@@ -205,7 +205,7 @@ static const char *const esp_defaults[] = {
     "aes256-aes128-sha256-sha384-sha512-esn-noesn",
 };
 
-void ike_proposal_defaults(bool esp, struct ike_proposal_set *out)
+void ike_proposal_defaults(bool esp, struct ike_prop_set *out)
 {
     char err[128];
     const char *const *list = esp ? esp_defaults : ike_defaults;
@@ -216,7 +216,7 @@ void ike_proposal_defaults(bool esp, struct ike_proposal_set *out)
 }
 
 int ike_proposal_set_parse(char *const *list, size_t n, bool esp, bool allow_weak,
-                           struct ike_proposal_set *out, char *err, size_t errlen)
+                           struct ike_prop_set *out, char *err, size_t errlen)
 {
     if (n == 0) {
         ike_proposal_defaults(esp, out);
@@ -237,7 +237,7 @@ int ike_proposal_set_parse(char *const *list, size_t n, bool esp, bool allow_wea
 
 /* Our preference index of a transform in proposal p (lower is better), or -1
  * if p does not allow it. */
-static int pref_of(const struct ike_proposal *p, const struct ike_offer_transform *t, bool esp)
+static int pref_of(const struct ike_prop *p, const struct ike_offer_transform *t, bool esp)
 {
     switch (t->type) {
     case 1:
@@ -278,7 +278,7 @@ static int pref_of(const struct ike_proposal *p, const struct ike_offer_transfor
     }
 }
 
-static bool choose_in(const struct ike_proposal *p, const struct ike_offer *o, bool esp,
+static bool choose_in(const struct ike_prop *p, const struct ike_offer *o, bool esp,
                       struct ike_choice *c)
 {
     int best[6] = {-1, -1, -1, -1, -1, -1};
@@ -320,7 +320,7 @@ static bool choose_in(const struct ike_proposal *p, const struct ike_offer *o, b
     return true;
 }
 
-int ike_proposal_choose(const struct ike_proposal_set *ours, const struct ike_offer *offers,
+int ike_proposal_choose(const struct ike_prop_set *ours, const struct ike_offer *offers,
                         size_t n_offers, bool esp, struct ike_choice *out)
 {
     for (size_t i = 0; i < n_offers; i++)
@@ -331,7 +331,7 @@ int ike_proposal_choose(const struct ike_proposal_set *ours, const struct ike_of
 }
 
 uint16_t ike_proposal_ke_group(struct ike_choice *c, const struct ike_offer *offer,
-                               const struct ike_proposal_set *ours, uint16_t ke_group)
+                               const struct ike_prop_set *ours, uint16_t ke_group)
 {
     if (c->dh == ke_group)
         return 0;

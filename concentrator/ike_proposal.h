@@ -25,7 +25,7 @@ struct ike_prop_encr {
     uint16_t keybits; /* 0 for fixed-key ciphers */
 };
 
-struct ike_proposal {
+struct ike_prop {
     struct ike_prop_encr encr[IKE_PROP_MAX_ALGS];
     size_t n_encr;
     uint16_t integ[IKE_PROP_MAX_ALGS];
@@ -40,24 +40,24 @@ struct ike_proposal {
 
 #define IKE_PROP_MAX 8
 
-struct ike_proposal_set {
-    struct ike_proposal p[IKE_PROP_MAX];
+struct ike_prop_set {
+    struct ike_prop p[IKE_PROP_MAX];
     size_t n;
 };
 
 /* Parses one proposal string. esp selects the ESP rules. Returns 0, or -1
  * with a message naming the offending token in err. */
-int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_proposal *out,
-                       char *err, size_t errlen);
+int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_prop *out, char *err,
+                       size_t errlen);
 
 /* Parses a list of strings into a set; an empty list gives the safe
  * default set. */
 int ike_proposal_set_parse(char *const *list, size_t n, bool esp, bool allow_weak,
-                           struct ike_proposal_set *out, char *err, size_t errlen);
+                           struct ike_prop_set *out, char *err, size_t errlen);
 
 /* The safe defaults (AES-GCM, ChaCha20-Poly1305, AES-CBC with SHA-2;
  * Curve25519, ECP, MODP >= 2048). */
-void ike_proposal_defaults(bool esp, struct ike_proposal_set *out);
+void ike_proposal_defaults(bool esp, struct ike_prop_set *out);
 
 /* What a client offered in one proposal of its SA payload. */
 struct ike_offer_transform {
@@ -85,7 +85,7 @@ struct ike_choice {
  * kind. For IKE a DH group is required. For ESP, PFS: a DH transform is taken
  * only if the offer has one. Returns the index of the chosen offer, or -1
  * (NO_PROPOSAL_CHOSEN). */
-int ike_proposal_choose(const struct ike_proposal_set *ours, const struct ike_offer *offers,
+int ike_proposal_choose(const struct ike_prop_set *ours, const struct ike_offer *offers,
                         size_t n_offers, bool esp, struct ike_choice *out);
 
 /* For INVALID_KE_PAYLOAD: the group the client should use, given what it
@@ -93,7 +93,7 @@ int ike_proposal_choose(const struct ike_proposal_set *ours, const struct ike_of
  * (c->dh is then set to it: a client may send KE for any group it offered
  * that we also allow). */
 uint16_t ike_proposal_ke_group(struct ike_choice *c, const struct ike_offer *offer,
-                               const struct ike_proposal_set *ours, uint16_t ke_group);
+                               const struct ike_prop_set *ours, uint16_t ke_group);
 
 /* "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384" for logs and the API. */
 void ike_choice_str(const struct ike_choice *c, bool esp, char *buf, size_t len);

@@ -14,7 +14,7 @@
 static void parses_what_operators_write(void **state)
 {
     (void)state;
-    struct ike_proposal p;
+    struct ike_prop p;
     char err[200];
     assert_int_equal(
         ike_proposal_parse("aes256gcm16-prfsha384-ecp384", false, false, &p, err, sizeof(err)), 0);
@@ -64,14 +64,14 @@ static void refuses_with_the_reason(void **state)
         {"sha256-ecp256", false, "no encryption"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct ike_proposal p;
+        struct ike_prop p;
         char err[200] = "";
         assert_int_equal(ike_proposal_parse(bad[i].s, bad[i].esp, false, &p, err, sizeof(err)), -1);
         if (!strstr(err, bad[i].in_err))
             fail_msg("'%s': error '%s' lacks '%s'", bad[i].s, err, bad[i].in_err);
     }
     /* weak ones pass when explicitly allowed */
-    struct ike_proposal p;
+    struct ike_prop p;
     char err[200];
     assert_int_equal(ike_proposal_parse("aes256-sha1-modp1024", false, true, &p, err, sizeof(err)),
                      0);
@@ -99,7 +99,7 @@ static void chooses_from_strongswan_defaults(void **state)
 {
     (void)state;
     struct ike_offer offers[] = {{1, 1, classic, 9}, {2, 1, aead, 6}};
-    struct ike_proposal_set ours;
+    struct ike_prop_set ours;
     ike_proposal_defaults(false, &ours);
     struct ike_choice c;
     int i = ike_proposal_choose(&ours, offers, 2, false, &c);
@@ -132,7 +132,7 @@ static void ke_for_another_offered_group_is_accepted(void **state)
 {
     (void)state;
     struct ike_offer offer = {1, 1, classic, 9};
-    struct ike_proposal_set ours;
+    struct ike_prop_set ours;
     char *pol[] = {"aes256-sha256-ecp256-modp2048"};
     char err[200];
     assert_int_equal(ike_proposal_set_parse(pol, 1, false, false, &ours, err, sizeof(err)), 0);
@@ -152,7 +152,7 @@ static void esp_choice_and_pfs(void **state)
         {5, 0, 0},
     };
     struct ike_offer offer = {1, 3, esp_gcm, 3};
-    struct ike_proposal_set ours;
+    struct ike_prop_set ours;
     ike_proposal_defaults(true, &ours);
     struct ike_choice c;
     assert_int_equal(ike_proposal_choose(&ours, &offer, 1, true, &c), 0);
