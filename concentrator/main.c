@@ -156,7 +156,11 @@ int main(int argc, char **argv)
         printf("%s: configuration OK\n", config_path);
         return 0;
     }
-    if (log_open(cfg.log_file[0] ? cfg.log_file : NULL, cfg.syslog, cfg.log_level) < 0) {
+    /* --migrate and --issue-token are run by an operator at a terminal: their
+     * lines (and why they failed) go to standard error, not the daemon's log. */
+    bool one_shot = migrate || token_name;
+    if (log_open(cfg.log_file[0] && !one_shot ? cfg.log_file : NULL, cfg.syslog && !one_shot,
+                 cfg.log_level) < 0) {
         fprintf(stderr, "isthmusd: cannot open log file %s\n", cfg.log_file);
         return 1;
     }
