@@ -441,7 +441,8 @@ class Charon:
                    child_rand_time=None, child_rekey_bytes=None,
                    child_rekey_packets=None, local_addrs=None,
                    remote_port=None, fragmentation=None, send_certreq=None,
-                   keyingtries=1, extra=None, child_extra=None):
+                   keyingtries=1, send_cert="always", extra=None,
+                   child_extra=None):
         """A connection that initiates to a gateway.
 
         auth: "eap-mschapv2", "eap-md5" (identity + secret), "eap-tls",
@@ -489,6 +490,9 @@ class Charon:
             "rand_time": rand_time,
             "fragmentation": fragmentation,
             "send_certreq": send_certreq,
+            # "always" (the default here) sends the certificate whether or
+            # not the gateway asked, like the built-in Windows/macOS clients
+            "send_cert": send_cert if auth in ("pubkey", "eap-tls") else None,
             "keyingtries": keyingtries,
             "local": local,
             "remote": {"auth": "pubkey", "id": remote_id},
@@ -523,7 +527,7 @@ class Charon:
             "proposals": proposals,
             "mobike": mobike,
             "fragmentation": fragmentation,
-            "send_certreq": False,
+            "send_certreq": client_auth == "pubkey",
             "dpd_delay": dpd_delay,
             "local": {"auth": "pubkey", "id": server_id,
                       "certs": self.add_cert(cert, key, as_name=f"{name}-server.pem")},

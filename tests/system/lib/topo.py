@@ -19,6 +19,10 @@ Addresses (t = tenant number, from 1):
     tenant t address pool      10.t.128.0/24       (virtual IPs; routed by the gateway)
     tenant t gateway identity  vpn.t<t>.example    (FQDN in the server certificate)
 
+Clients have no default route (only their /24); the gateway drops clear-text
+forwarding between wan0 and the LAN links (nft, isolate_wan=True), so a
+packet that reaches a LAN host went through a tunnel.
+
 The gateway namespace forwards (ip_forward=1, rp_filter off); each LAN
 host routes everything via 10.t.0.1 and answers ping; `start_iperf_server`
 runs `iperf3 -s` on it. Whatever runs the gateway (charon here, isthmusd in
@@ -83,7 +87,7 @@ class Topo:
     """Builds the rig; use as a context manager or call cleanup()."""
 
     def __init__(self, workdir, clients=1, tenants=1, nat_clients=0,
-                 prefix="sw", nat_random_ports=True):
+                 prefix="sw", nat_random_ports=True, isolate_wan=True):
         self.workdir = os.path.abspath(str(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         # pid and a counter keep parallel runs and several rigs apart
@@ -92,6 +96,7 @@ class Topo:
         self.n_tenants = tenants
         self.n_nat = nat_clients
         self.nat_random_ports = nat_random_ports
+        self.isolate_wan = isolate_wan
         self.net = Net(self.prefix)
         self.procs = []
         self.gw = None
@@ -134,7 +139,6 @@ class Topo:
             net.link(ns, f"{client_addr(i)}/{WAN_PREFIX}", self.gw, None,
                      "eth0", f"wc{i}")
             self._port(self.gw, f"wc{i}", "wan0")
-            net.route(ns, "default", GW_ADDR)
             self.net.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
             self.clients.append(ns)
         if self.n_nat:
@@ -159,6 +163,16 @@ class Topo:
                 net.route(ns, "default", NAT_IN_ADDR)
                 self.net.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
                 self.nat_clients.append(ns)
+        if self.isolate_wan:
+            # Only tunnelled traffic may reach a LAN: nothing is forwarded
+            # between the outer side and a LAN link in clear text.
+            nft = ("table inet swgw {\n chain forward {\n"
+                   "  type filter hook forward priority filter; policy accept;\n"
+                   '  iifname "wan0" oifname "lan*" drop\n'
+                   '  iifname "lan*" oifname "wan0" drop\n }\n}\n')
+            subprocess.run(["ip", "netns", "exec", self.gw, "nft", "-f", "-"],
+                           input=nft, text=True, check=True,
+                           capture_output=True, timeout=20)
         for t in range(1, self.n_tenants + 1):
             ns = net.ns(f"lan{t}")
             net.link(self.gw, f"{lan_gw_addr(t)}/24", ns, f"{lan_host(t)}/24",
@@ -200,7 +214,7 @@ class Topo:
 
     def start_iperf_server(self, t=1, port=IPERF_PORT):
         """iperf3 -s on tenant t's LAN host; returns its Proc (stopped at cleanup)."""
-        p = Proc(["iperf3", "-s", "-B", lan_host(t), "-p", str(port)],
+        p = Proc(["iperf3", "-s", "--forceflush", "-B", lan_host(t), "-p", str(port)],
                  os.path.join(self.workdir, f"iperf3-s-lan{t}-{port}.log"),
                  netns=self.lans[t])
         self.procs.append(p)
