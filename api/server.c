@@ -1,4 +1,6 @@
-/* The REST API server: see server.h. */
+/* The REST API server (libmicrohttpd glue): see server.h. Bodies are read
+ * into memory up to API_MAX_BODY (413 beyond, before anything is parsed);
+ * api_dispatch does the rest. */
 #define _GNU_SOURCE
 #include "api/server.h"
 
@@ -6,35 +8,72 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "api/conn.h"
+#include "api/handlers.h"
+#include "api/problem.h"
+#include "api/router.h"
 #include "concentrator/config.h"
 #include "concentrator/log.h"
 
 struct api_server {
     struct MHD_Daemon *mhd;
     struct api_deps deps;
-    atomic_bool ready;
     char *tls_cert, *tls_key; /* PEM text, owned */
 };
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, const char *body,
-                                 const char *ctype)
+/* One request's state across libmicrohttpd's calls. */
+struct pending {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+};
+
+static const char *conn_query(const struct api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->io, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *conn_header(const struct api_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->io, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *resp)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                        MHD_RESPMEM_MUST_COPY);
-    if (!r)
+        resp->body ? MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE)
+                   : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        api_resp_free(resp);
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", ctype);
+    }
+    resp->body = NULL; /* owned by the response now */
+    if (resp->status != 204 && resp->ctype)
+        MHD_add_response_header(r, "Content-Type", resp->ctype);
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    if (resp->location[0])
+        MHD_add_response_header(r, "Location", resp->location);
+    if (resp->etag[0])
+        MHD_add_response_header(r, "ETag", resp->etag);
+    if (resp->disposition[0])
+        MHD_add_response_header(r, "Content-Disposition", resp->disposition);
+    if (resp->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"isthmus\"");
+    enum MHD_Result ret = MHD_queue_response(c, resp->status ? resp->status : 500, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, const char *detail)
+{
+    struct api_resp resp = {0};
+    api_problem(&resp, status, NULL, "%s", detail);
+    return send_resp(c, &resp);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -42,31 +81,75 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **req_cls)
 {
     (void)version;
-    (void)upload;
     struct api_server *s = cls;
-    if (*req_cls == NULL) { /* first call: headers only */
-        *req_cls = (void *)1;
+    struct pending *p = *req_cls;
+    if (!p) { /* first call: headers only */
+        p = calloc(1, sizeof(*p));
+        if (!p)
+            return MHD_NO;
+        *req_cls = p;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+            p->too_large = true;
+            return send_problem(c, 413, "the request body is larger than 1 MiB");
+        }
         return MHD_YES;
     }
-    if (*upload_size) { /* no body is read yet by these routes */
+    if (*upload_size) {
+        size_t n = *upload_size;
         *upload_size = 0;
+        if (p->too_large || p->len + n > API_MAX_BODY) {
+            p->too_large = true;
+            return MHD_YES;
+        }
+        if (p->len + n + 1 > p->cap) {
+            size_t cap = p->cap ? p->cap : 4096;
+            while (cap < p->len + n + 1)
+                cap *= 2;
+            char *nb = realloc(p->body, cap);
+            if (!nb)
+                return MHD_NO;
+            p->body = nb;
+            p->cap = cap;
+        }
+        memcpy(p->body + p->len, upload, n);
+        p->len += n;
+        p->body[p->len] = '\0';
         return MHD_YES;
     }
-    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-    if (get && (!strcmp(url, "/health") || !strcmp(url, "/api/v1/health")))
-        return send_json(c, 200, "{\"status\":\"ok\"}", "application/json");
-    if (get && (!strcmp(url, "/ready") || !strcmp(url, "/api/v1/ready"))) {
-        if (atomic_load(&s->ready))
-            return send_json(c, 200, "{\"status\":\"ready\"}", "application/json");
-        return send_json(c, 503,
-                         "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\","
-                         "\"status\":503,\"detail\":\"the daemon is starting\"}",
-                         "application/problem+json");
+    if (p->too_large)
+        return send_problem(c, 413, "the request body is larger than 1 MiB");
+
+    struct api_req req = {
+        .path = url,
+        .body = p->body,
+        .body_len = p->len,
+        .deps = &s->deps,
+        .query = conn_query,
+        .header = conn_header,
+        .io = c,
+    };
+    req.db = api_conn(s->deps.cfg->database);
+    struct api_resp resp = {0};
+    api_dispatch(&req, method, &resp);
+    if (log_enabled(LOG_LVL_DEBUG))
+        log_debug("api", "%s %s -> %u (token %s)", method, url, resp.status,
+                  req.who.token_id[0] ? req.who.token_id : "-");
+    return send_resp(c, &resp);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct pending *p = *req_cls;
+    if (p) {
+        free(p->body);
+        free(p);
+        *req_cls = NULL;
     }
-    return send_json(c, 404,
-                     "{\"type\":\"about:blank\",\"title\":\"Not Found\",\"status\":404,"
-                     "\"detail\":\"no such resource\"}",
-                     "application/problem+json");
 }
 
 static char *read_file(const char *path, char *err, size_t errlen)
@@ -150,6 +233,7 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
         {MHD_OPTION_CONNECTION_LIMIT, 1024, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
         {s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
         {MHD_OPTION_END, 0, NULL},
@@ -168,7 +252,8 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
 
 void api_server_set_ready(struct api_server *s, bool ready)
 {
-    atomic_store(&s->ready, ready);
+    (void)s;
+    api_set_ready(ready);
 }
 
 void api_server_stop(struct api_server *s)
@@ -177,6 +262,7 @@ void api_server_stop(struct api_server *s)
         return;
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    api_set_ready(false);
     free(s->tls_cert);
     if (s->tls_key) {
         explicit_bzero(s->tls_key, strlen(s->tls_key));

@@ -15,6 +15,17 @@ struct api_server;
 struct api_deps {
     const struct config *cfg;
     const struct seal_key *master_key;
+    /* The daemon's side; any may be NULL. Called from API threads after a
+     * change has been committed. */
+    void *arg;
+    /* A tenant's configuration changed (or the tenant was created/deleted):
+     * rebuild the IKE thread's tenant snapshot. */
+    void (*config_changed)(void *arg, const char *tenant_id);
+    /* The number of live sessions of a tenant (DELETE without ?force). */
+    int (*sessions_of_tenant)(void *arg, const char *tenant);
+    /* End the live sessions of a tenant's user, or of the whole tenant when
+     * username is NULL (user disabled or deleted, tenant deleted). */
+    void (*terminate_sessions)(void *arg, const char *tenant, const char *username);
 };
 
 /* Starts listening on cfg->api_listen. Returns NULL with a message in err. */

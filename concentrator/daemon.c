@@ -59,6 +59,28 @@ fail:
     return NULL;
 }
 
+/* The API's hooks into the daemon. Until the IKE thread's snapshot and the
+ * session registry exist, they log what the daemon will do. */
+static void api_config_changed(void *arg, const char *tenant)
+{
+    (void)arg;
+    log_info("daemon", "configuration of tenant %s changed: snapshot rebuild requested", tenant);
+}
+
+static int api_sessions_of_tenant(void *arg, const char *tenant)
+{
+    (void)arg;
+    (void)tenant;
+    return 0; /* no session registry yet */
+}
+
+static void api_terminate_sessions(void *arg, const char *tenant, const char *username)
+{
+    (void)arg;
+    log_info("daemon", "end the sessions of %s%s%s requested", username ? username : "every user",
+             username ? " in tenant " : " of tenant ", tenant);
+}
+
 struct daemon {
     const struct config *cfg;
     const char *config_path;
@@ -120,7 +142,12 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "%s", err);
         goto done;
     }
-    struct api_deps deps = {.cfg = cfg, .master_key = &key};
+    struct api_deps deps = {.cfg = cfg,
+                            .master_key = &key,
+                            .arg = &d,
+                            .config_changed = api_config_changed,
+                            .sessions_of_tenant = api_sessions_of_tenant,
+                            .terminate_sessions = api_terminate_sessions};
     api = api_server_start(&deps, err, sizeof(err));
     if (!api) {
         log_err("daemon", "%s", err);

@@ -1,0 +1,106 @@
+/* The route table of /api/v1 (the contract is openapi.yaml). */
+#include <stdatomic.h>
+
+#include "api/handlers.h"
+#include "api/problem.h"
+#include "api/resource.h"
+#include "api/router.h"
+
+static atomic_bool ready;
+
+void api_set_ready(bool r)
+{
+    atomic_store(&ready, r);
+}
+
+void api_h_health(struct api_req *req, struct api_resp *resp)
+{
+    (void)req;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    api_resp_json(resp, 200, o);
+}
+
+void api_h_ready(struct api_req *req, struct api_resp *resp)
+{
+    if (!atomic_load(&ready) || !req->db) {
+        api_problem(resp, 503, NULL, "the daemon is starting");
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("ready"));
+    api_resp_json(resp, 200, o);
+}
+
+/* Five handlers per table resource. */
+#define RESOURCE_HANDLERS(n, res)                                                                  \
+    static void n##_list(struct api_req *q, struct api_resp *r)                                    \
+    {                                                                                              \
+        api_res_list(&res, q, r);                                                                  \
+    }                                                                                              \
+    static void n##_get(struct api_req *q, struct api_resp *r)                                     \
+    {                                                                                              \
+        api_res_get(&res, q, r);                                                                   \
+    }                                                                                              \
+    static void n##_create(struct api_req *q, struct api_resp *r)                                  \
+    {                                                                                              \
+        api_res_create(&res, q, r);                                                                \
+    }                                                                                              \
+    static void n##_patch(struct api_req *q, struct api_resp *r)                                   \
+    {                                                                                              \
+        api_res_patch(&res, q, r);                                                                 \
+    }                                                                                              \
+    static void n##_delete(struct api_req *q, struct api_resp *r)                                  \
+    {                                                                                              \
+        api_res_delete(&res, q, r);                                                                \
+    }
+
+RESOURCE_HANDLERS(tenants, api_res_tenants)
+RESOURCE_HANDLERS(policies, api_res_policies)
+RESOURCE_HANDLERS(users, api_res_users)
+RESOURCE_HANDLERS(groups, api_res_groups)
+RESOURCE_HANDLERS(radius, api_res_radius)
+
+#define T "/api/v1/tenants/{tenant}"
+#define CRUD(n, coll, item)                                                                        \
+    {API_GET, coll, n##_list, 0}, {API_POST, coll, n##_create, 0}, {API_GET, item, n##_get, 0},    \
+        {API_PATCH, item, n##_patch, 0},                                                           \
+    {                                                                                              \
+        API_DELETE, item, n##_delete, 0                                                            \
+    }
+
+const struct api_route api_routes[] = {
+    {API_GET, "/health", api_h_health, API_ROUTE_NOAUTH},
+    {API_GET, "/ready", api_h_ready, API_ROUTE_NOAUTH},
+    {API_GET, "/api/v1/health", api_h_health, API_ROUTE_NOAUTH},
+    {API_GET, "/api/v1/ready", api_h_ready, API_ROUTE_NOAUTH},
+    CRUD(tenants, "/api/v1/tenants", T),
+    CRUD(policies, T "/policies", T "/policies/{name}"),
+    CRUD(users, T "/users", T "/users/{name}"),
+    CRUD(groups, T "/groups", T "/groups/{name}"),
+    CRUD(radius, T "/radius-servers", T "/radius-servers/{name}"),
+    {API_GET, "/api/v1/tokens", api_h_tokens_list, 0},
+    {API_POST, "/api/v1/tokens", api_h_tokens_create, 0},
+    {API_GET, "/api/v1/tokens/{id}", api_h_tokens_get, 0},
+    {API_DELETE, "/api/v1/tokens/{id}", api_h_tokens_revoke, 0},
+    {API_GET, "/api/v1/audit", api_h_audit_list, 0},
+};
+const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+bool api_body_spec(size_t i, const char **name, const struct api_field **fields)
+{
+    const struct api_resource *res[] = {&api_res_tenants, &api_res_policies, &api_res_users,
+                                        &api_res_groups, &api_res_radius};
+    size_t n = sizeof(res) / sizeof(res[0]);
+    if (i < n) {
+        *name = res[i]->name;
+        *fields = res[i]->fields;
+        return true;
+    }
+    if (i == n) {
+        *name = "token";
+        *fields = api_token_fields;
+        return true;
+    }
+    return false;
+}
