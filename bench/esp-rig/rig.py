@@ -1,0 +1,241 @@
+"""The benchmark rig: one client, one tenant, a gateway under test.
+
+Shared by bench/esp-rig/throughput.py and bench/handshake/handshake.py. It
+reuses the system-test harness (tests/system/lib: topo.Topo, strongswan.
+Charon and Pki, freeradius.FreeRadius), so the rig is the one the tests
+prove: client 198.51.100.10 -> gateway 198.51.100.1 -> LAN host 10.1.0.10,
+virtual IPs from 10.1.128.0/24, EAP-MSCHAPv2 relayed to FreeRADIUS in the
+gateway namespace (or checked by the gateway itself with --auth local).
+
+A gateway is an object with .name, .pid, .start(), .stop(), .cpu_seconds()
+and .sas() (a count of IKE SAs it holds, or None). Two kinds:
+
+- StrongSwanGateway: charon with kernel-libipsec, RSA-3072 certificate,
+  eap-radius (or local EAP) and a pool: real numbers today.
+- IsthmusGateway: TODO hook, start_isthmusd() below, to be written when the
+  IKE engine can answer; until then it raises NotImplementedError and the
+  scripts print "TODO" in its row.
+"""
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "system"))
+
+from lib import topo as T  # noqa: E402
+from lib.freeradius import FreeRadius, User  # noqa: E402
+from lib.strongswan import Charon, Pki  # noqa: E402
+
+USER, SECRET = "alice", "alice-bench-secret"
+RADIUS_SECRET = "bench-radius-s3cret"
+
+
+def cpu_seconds(pid):
+    """utime + stime (all threads) of pid, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Rig:
+    """Topology, PKI, optional FreeRADIUS and the strongSwan client."""
+
+    def __init__(self, workdir, auth="radius", proposals=None,
+                 esp_proposals=None, log_levels=None):
+        self.workdir = os.path.abspath(workdir)
+        self.auth = auth
+        self.proposals = proposals
+        self.esp_proposals = esp_proposals
+        self.log_levels = log_levels
+        self.topo = None
+        self.radius = None
+        self.client = None
+        self.pki = Pki(os.path.join(self.workdir, "pki"))
+        self.cert, self.key = self.pki.server(T.tenant_fqdn(1))
+
+    def __enter__(self):
+        self.topo = T.Topo(os.path.join(self.workdir, "net"), clients=1,
+                           tenants=1).__enter__()
+        try:
+            if self.auth == "radius":
+                self.radius = FreeRadius(
+                    os.path.join(self.workdir, "radius"), RADIUS_SECRET,
+                    {USER: User(SECRET)}, netns=self.topo.gw,
+                    default_eap_type="mschapv2")
+                self.radius.start()
+            self.client = Charon(os.path.join(self.workdir, "client"),
+                                 self.topo.client_ns(0), name="client",
+                                 log_levels=self.log_levels)
+            self.client.add_ca(self.pki.ca_cert)
+            self.client.add_client(
+                "bench", remote_addr=T.GW_ADDR, remote_id=T.tenant_fqdn(1),
+                identity=USER, secret=SECRET, remote_ts=[T.tenant_net(1)],
+                proposals=self.proposals, esp_proposals=self.esp_proposals)
+            self.client.start()
+            self.client.load()
+            self.topo.start_iperf_server(1)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.client:
+            self.client.stop()
+        if self.radius:
+            self.radius.stop()
+        if self.topo:
+            self.topo.cleanup()
+
+    def gateway(self, kind):
+        if kind == "strongswan":
+            return StrongSwanGateway(self)
+        if kind == "isthmus":
+            return IsthmusGateway(self)
+        raise ValueError(kind)
+
+    def up(self, timeout=10.0):
+        """Client initiates; returns seconds until the CHILD_SA is up."""
+        t0 = time.perf_counter()
+        ok, log = self.client.initiate("bench", "net", timeout=timeout)
+        dt = time.perf_counter() - t0
+        if not ok:
+            raise RuntimeError(f"initiate failed:\n{log[-3000:]}")
+        return dt
+
+    def down(self):
+        if not self.client.terminate("bench"):
+            raise RuntimeError("terminate failed")
+
+    def child_counters(self):
+        """(packets_in + packets_out, bytes_in + bytes_out) of the client SA."""
+        pk = by = 0
+        for sa in self.client.list_sas("bench"):
+            for c in sa["children"]:
+                pk += c["packets_in"] + c["packets_out"]
+                by += c["bytes_in"] + c["bytes_out"]
+        return pk, by
+
+
+class StrongSwanGateway:
+    name = "strongswan"
+
+    def __init__(self, rig):
+        self.rig = rig
+        self.charon = None
+
+    def start(self):
+        r = self.rig
+        c = Charon(os.path.join(r.workdir, "gw-strongswan"), r.topo.gw,
+                   name="gw", log_levels=r.log_levels)
+        c.add_ca(r.pki.ca_cert)
+        c.add_gateway(local_addrs=T.GW_ADDR, server_id=T.tenant_fqdn(1),
+                      cert=r.cert, key=r.key,
+                      client_auth="eap-radius" if r.radius else "eap-mschapv2",
+                      pool_addrs=[T.tenant_pool(1)],
+                      local_ts=[T.tenant_net(1)], proposals=r.proposals,
+                      esp_proposals=r.esp_proposals)
+        if r.radius:
+            c.set_radius("127.0.0.1", RADIUS_SECRET, port=r.radius.auth_port,
+                         acct_port=r.radius.acct_port, accounting=False)
+        else:
+            c.add_eap_user(USER, SECRET)
+        c.start()
+        c.load()
+        self.charon = c
+        return self
+
+    @property
+    def pid(self):
+        return self.charon.pid
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
+
+    def sas(self):
+        return len(self.charon.list_sas())
+
+    def stop(self):
+        if self.charon:
+            self.charon.stop()
+            self.charon = None
+
+
+def start_isthmusd(rig):
+    """TODO(isthmus): start isthmusd in rig.topo.gw as the gateway under test.
+
+    It must serve the same tenant the strongSwan gateway serves, so both
+    are measured on equal terms:
+      - listen on T.GW_ADDR (198.51.100.1), UDP 500 and 4500;
+      - identity T.tenant_fqdn(1) with rig.cert / rig.key (RSA-3072, PEM),
+        CA rig.pki.ca_cert;
+      - EAP-MSCHAPv2 relayed to rig.radius (127.0.0.1, rig.radius.auth_port,
+        secret RADIUS_SECRET), or local user USER/SECRET if rig.radius is
+        None and isthmusd offers that;
+      - pool T.tenant_pool(1), traffic selectors T.tenant_net(1), the
+        proposals rig.proposals / rig.esp_proposals (None: defaults);
+      - its TUN routed to the LAN link lan1 (or moved into the LAN
+        namespace) so that 10.1.0.10 answers;
+    and return a Proc (tests/system/lib/proc.py) of isthmusd, e.g. through
+    tests/system/lib/isthmusd.py. Everything else (timing, CPU, packets) is
+    already done by IsthmusGateway and the scripts.
+    """
+    raise NotImplementedError("TODO: start isthmusd in the gateway namespace "
+                              "(bench/esp-rig/rig.py: start_isthmusd)")
+
+
+class IsthmusGateway:
+    name = "isthmus"
+
+    def __init__(self, rig):
+        self.rig = rig
+        self.proc = None
+
+    def start(self):
+        self.proc = start_isthmusd(self.rig)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.pid)
+
+    def sas(self):
+        return None
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+
+def gateways_for(choice):
+    return ["strongswan", "isthmus"] if choice == "both" else [choice]
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def percentile(xs, p):
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def print_table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows))
+              for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))
