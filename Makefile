@@ -113,6 +113,8 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --inline-suppr -I. $(MODULES)
 
+bench: ; $(MAKE) -C bench  # side-by-side benchmarks (root); see bench/README.md
+
 clean:
 	rm -rf build build-asan build-fuzz
 
