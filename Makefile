@@ -9,11 +9,14 @@ BUILD   ?= build
 PYTEST  ?= /usr/bin/python3 -m pytest
 
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
-           -Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-truncation -Werror
+           -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+ifeq ($(findstring clang,$(CC)),)
+WARN    += -Wno-format-truncation # gcc only; clang has no such warning
+endif
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 $(WARN) $(HARDEN) -pthread -MMD -MP -I. -I$(BUILD)/gen
-LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
+override CFLAGS += -std=gnu17 $(WARN) $(HARDEN) -pthread -MMD -MP -I. -I$(BUILD)/gen
+override LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS    := -lmicrohttpd -lsqlite3 -lssl -lcrypto -lev -ljson-c -lradcli -linih \
            -lurcu-qsbr -lurcu-common -lm
 

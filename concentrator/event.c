@@ -2,6 +2,7 @@
 #include "concentrator/event.h"
 
 #include <ev.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct evl {
@@ -130,7 +131,9 @@ void evl_timer_stop(struct evl_timer *t)
 
 bool evl_timer_active(const struct evl_timer *t)
 {
-    return ev_is_active(&t->w);
+    /* ev_is_active casts its argument to a non-const watcher; it only reads. */
+    const ev_timer *w = &t->w;
+    return ev_is_active((ev_timer *)(uintptr_t)w);
 }
 
 double evl_timer_remaining(struct evl_timer *t)
