@@ -175,6 +175,8 @@ static char *read_file(const char *path, char *err, size_t errlen)
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

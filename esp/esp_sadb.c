@@ -165,9 +165,13 @@ static void writer_leave(struct esp_sadb *db, bool was_online)
         rcu_thread_offline();
 }
 
+/* The object holding an rcu_head. (urcu's caa_container_of goes through a
+ * const pointer, which clang's -Wcast-qual refuses.) */
+#define rcu_owner(h, type) ((type *)(void *)((char *)(h) - offsetof(type, rcu)))
+
 static void free_sa_cb(struct rcu_head *h)
 {
-    struct esp_sa *sa = caa_container_of(h, struct esp_sa, rcu);
+    struct esp_sa *sa = rcu_owner(h, struct esp_sa);
     struct esp_sa_stats st;
     esp_sa_stats(sa, &st);
     for (int r = 0; r < ESP_REASON_COUNT; r++)
@@ -178,12 +182,12 @@ static void free_sa_cb(struct rcu_head *h)
 
 static void free_route_cb(struct rcu_head *h)
 {
-    free(caa_container_of(h, struct esp_route, rcu));
+    free(rcu_owner(h, struct esp_route));
 }
 
 static void free_ep_cb(struct rcu_head *h)
 {
-    free(caa_container_of(h, struct esp_ep_box, rcu));
+    free(rcu_owner(h, struct esp_ep_box));
 }
 
 static void unlink_route(struct esp_sadb *db, struct esp_route *victim)

@@ -664,6 +664,8 @@ static void test_certreq_hash(void **state)
 
 /* Runs a shell command, returns its exit status; out gets stdout+stderr. */
 static int run(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int run(char *out, size_t outlen, const char *fmt, ...)
 {
     char cmd[2048];
     va_list ap;
