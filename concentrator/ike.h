@@ -1,0 +1,42 @@
+/*
+ * The IKEv2 responder engine, as the daemon sees it. Runs on the IKE thread
+ * (the loop it is given); every other thread talks to it through the
+ * functions marked "any thread".
+ */
+#ifndef ISTHMUS_IKE_H
+#define ISTHMUS_IKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct evl;
+struct esp_sadb;
+struct seal_key;
+struct snapshot;
+struct ike_engine;
+
+struct ike_engine_deps {
+    const struct config *cfg;
+    struct evl *loop;
+    const struct seal_key *master_key;
+    struct esp_sadb *sadb; /* CHILD_SAs are installed here; NULL: recorded only */
+    bool own_natt;         /* bind the NAT-T port here (no ESP workers own it) */
+};
+
+struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err, size_t errlen);
+
+/* Ends every IKE SA (Delete sent, best effort), releases addresses and
+ * CHILD_SAs, closes the sockets. NULL accepted. */
+void ike_engine_free(struct ike_engine *e);
+
+/* Hands the engine a new tenant snapshot (any thread; takes the caller's
+ * reference). New clients use it at once; established IKE SAs keep the one
+ * they were resolved in. */
+void ike_engine_post_snapshot(struct ike_engine *e, struct snapshot *s);
+
+/* Ports actually bound (tests bind port 0). */
+uint16_t ike_engine_port(const struct ike_engine *e, bool natt);
+
+#endif

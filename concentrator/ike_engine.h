@@ -1,0 +1,272 @@
+/*
+ * Inside the IKE engine: the IKE SA, the engine's state, and the functions
+ * the exchange files (ike_init.c, ike_auth.c, ike_info.c) share. Only the
+ * IKE thread touches any of it: no locks.
+ */
+#ifndef ISTHMUS_IKE_ENGINE_H
+#define ISTHMUS_IKE_ENGINE_H
+
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "concentrator/ike.h"
+#include "concentrator/ike_codec.h"
+#include "concentrator/ike_keymat.h"
+#include "concentrator/ike_net.h"
+#include "concentrator/ike_proposal.h"
+#include "concentrator/log.h"
+#include "concentrator/pool.h"
+#include "concentrator/snapshot.h"
+
+struct auth_pool;
+struct auth_job;
+struct evl_timer;
+struct evl_async;
+struct ike_sk_ctx;
+struct peer_count;
+struct ike_tenants;
+
+enum ikesa_state {
+    IKESA_HALF_OPEN = 0, /* IKE_SA_INIT answered, waiting for IKE_AUTH */
+    IKESA_EAP,           /* EAP conversation relayed to RADIUS */
+    IKESA_EAP_DONE,      /* EAP succeeded: waiting for the client's AUTH */
+    IKESA_ESTABLISHED,
+    IKESA_DELETING, /* our Delete sent, waiting for the answer */
+    IKESA_DEAD,     /* being freed */
+};
+
+const char *ikesa_state_name(enum ikesa_state s);
+
+#define IKE_FRAG_MAX       32 /* fragments of one message we reassemble */
+#define IKE_REASM_MAX      (64 * 1024)
+#define IKE_ID_TEXT_MAX    256
+#define IKE_MAX_RESP_FRAGS IKE_FRAG_MAX
+
+/* One datagram of a cached response (several when fragmented). */
+struct ike_dgram {
+    uint8_t *buf;
+    size_t len;
+};
+
+struct ike_cached {
+    uint32_t msg_id;
+    bool valid;
+    struct ike_dgram d[IKE_MAX_RESP_FRAGS];
+    size_t n;
+};
+
+struct ike_reasm { /* RFC 7383 reassembly of one request */
+    uint32_t msg_id;
+    uint16_t total;
+    uint8_t first; /* inner type of fragment 1 */
+    uint8_t *piece[IKE_FRAG_MAX + 1];
+    size_t piece_len[IKE_FRAG_MAX + 1];
+    size_t have, bytes;
+};
+
+struct ike_child {
+    bool installed;
+    uint32_t spi_in, spi_out;
+    struct ike_choice alg;
+    char alg_text[96];
+    int64_t established_at;
+};
+
+struct ikesa {
+    struct ike_engine *eng;
+    struct ikesa *hnext;     /* in the engine's table by spi_r */
+    struct ikesa *half_next; /* in the half-open table by (spi_i, peer) */
+    uint64_t spi_i, spi_r;
+    char id[17]; /* spi_r as hex: the session id in logs and the API */
+    enum ikesa_state state;
+    struct ike_path path;
+    bool nat_peer, nat_local;
+    int64_t created_at, established_at;
+
+    /* Tenant (after IKE_AUTH's first message). */
+    struct snapshot *snap; /* the reference keeping tenant/user/policy alive */
+    const struct snap_tenant *tenant;
+    const struct snap_user *user; /* NULL: not provisioned */
+    const struct snap_policy *policy;
+    uint32_t tenant_index;
+
+    /* IKE_SA_INIT. */
+    struct ike_choice alg;
+    char alg_text[96];
+    struct ike_sa_transforms xf;
+    struct ike_sa_keys keys;
+    struct ike_sk_ctx *sk_out, *sk_in;
+    uint8_t ni[IKE_NONCE_MAX], nr[IKE_NONCE_MAX];
+    size_t ni_len, nr_len;
+    uint8_t *init_req, *init_resp; /* the IKE_SA_INIT messages, for AUTH */
+    size_t init_req_len, init_resp_len;
+    bool peer_frag;       /* IKEV2_FRAGMENTATION_SUPPORTED */
+    unsigned peer_hashes; /* RFC 7427 hashes announced (bit per hash) */
+
+    /* Message IDs (RFC 7296 2.3): the peer's requests, window 1. */
+    uint32_t peer_next_id;
+    bool busy; /* a request is being processed (RADIUS round) */
+    uint32_t busy_id;
+    struct ike_cached resp;
+    struct ike_reasm reasm;
+
+    /* Our requests (Delete, liveness). */
+    uint32_t our_next_id;
+    bool our_pending;
+    struct ike_cached our_req;
+    unsigned our_tries;
+    struct evl_timer *retransmit;
+
+    struct evl_timer *expire; /* half-open expiry */
+
+    /* IKE_AUTH. */
+    uint8_t idi_type;
+    uint8_t *idi_body; /* ID payload body: type, 3 reserved, data */
+    size_t idi_body_len;
+    char peer_id[IKE_ID_TEXT_MAX];
+    uint8_t *idr_body; /* ours, as sent */
+    size_t idr_body_len;
+    uint8_t *auth_req; /* first IKE_AUTH request's SA/TS/CP are kept here */
+    size_t auth_req_len;
+    char eap_identity[IKE_ID_TEXT_MAX];
+    uint8_t eap_id;
+    uint8_t radius_state[253];
+    size_t radius_state_len;
+    int radius_hint;
+    uint8_t msk[128];
+    size_t msk_len;
+    uint8_t radius_class[253];
+    size_t radius_class_len;
+    bool has_framed_ip;
+    struct pool_addr framed_ip;
+    bool cert_auth;
+
+    /* Virtual addresses and the CHILD_SA. */
+    bool has_vip4, has_vip6;
+    struct pool_addr vip4, vip6;
+    struct ike_child child;
+};
+
+/* A pool of one tenant, kept across snapshots so that allocations survive
+ * configuration changes. */
+struct tenant_pools {
+    struct tenant_pools *next;
+    char tenant[64];
+    struct pool **pools;
+    size_t n;
+};
+
+struct ike_stats {
+    uint64_t established, failed, half_open_expired;
+};
+
+#define IKE_SA_BUCKETS 4096
+
+struct ike_engine {
+    struct ike_engine_deps deps;
+    const struct config *cfg;
+    struct evl *loop;
+    struct ike_net *net;
+
+    struct snapshot *snap;     /* current */
+    pthread_mutex_t snap_lock; /* guards posted */
+    struct snapshot *posted;
+    struct evl_async *snap_wake;
+
+    struct auth_pool *auth;
+    struct evl_async *auth_wake;
+
+    struct ikesa *table[IKE_SA_BUCKETS];      /* by spi_r */
+    struct ikesa *half_table[IKE_SA_BUCKETS]; /* by spi_i ^ peer */
+    struct peer_count *peer_counts[IKE_SA_BUCKETS];
+    size_t n_sas, n_half_open;
+
+    uint8_t cookie_secret[32], cookie_secret_old[32];
+    uint8_t cookie_version;
+    int64_t cookie_rotated_at;
+
+    struct tenant_pools *pools;
+    struct ike_tenants *tenants;
+    struct ike_stats stats;
+
+    /* Scratch for the IKE thread (one message at a time). */
+    struct ike_msg msg, inner;
+    uint8_t work[IKE_MSG_MAX];
+};
+
+/* ---- ike_sa.c ---- */
+struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path);
+struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r);
+struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
+                                   const struct sockaddr_storage *peer);
+/* Half-open IKE SAs from one address (for the per-address limit). */
+unsigned ike_half_open_count(struct ike_engine *e, const struct sockaddr_storage *peer);
+void ike_peer_counts_free(struct ike_engine *e);
+/* The one place an IKE SA changes state; logs "old -> new". */
+void ikesa_set_state(struct ikesa *sa, enum ikesa_state st);
+/* Removes it from the tables, releases addresses and the CHILD_SA, frees. */
+void ikesa_destroy(struct ikesa *sa, const char *why);
+/* Log context of an SA. */
+struct log_ctx ikesa_log_ctx(const struct ikesa *sa);
+void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+uint64_t ike_random_spi(void);
+
+/* ---- ike_msg.c ---- */
+/* Encrypts an answer's inner payloads (built in ib) into one message or,
+ * when too large and the peer supports it, RFC 7383 fragments; sends it
+ * and caches it for retransmitted requests. Returns 0 or -1. */
+int ike_send_response(struct ikesa *sa, uint8_t exchange, uint32_t msg_id, const uint8_t *inner,
+                      size_t inner_len, uint8_t first);
+/* The same for our own requests (retransmitted with backoff). */
+int ike_send_request(struct ikesa *sa, uint8_t exchange, const uint8_t *inner, size_t inner_len,
+                     uint8_t first);
+/* Resends the cached response to a retransmitted request. */
+void ike_resend_cached(struct ikesa *sa);
+void ike_cached_clear(struct ike_cached *c);
+/* Decrypts an SK message, or adds an SKF fragment and, once all are in,
+ * decrypts the whole. Returns 1 with e->inner filled, 0 when more fragments
+ * are needed, -1 when the message must be dropped (logged). */
+int ike_unprotect(struct ikesa *sa, uint8_t *buf, size_t len, struct ike_msg *outer);
+/* An unencrypted message with only a notify (IKE_SA_INIT errors, cookies). */
+void ike_send_plain_notify(struct ike_engine *e, const struct ike_hdr *req,
+                           const struct ike_path *path, uint16_t type, const uint8_t *data,
+                           size_t len);
+
+/* ---- ike_init.c ---- */
+void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const struct ike_path *path);
+
+/* ---- ike_auth.c ---- */
+void ike_auth_request(struct ikesa *sa, const struct ike_msg *inner, uint32_t msg_id);
+void ike_auth_radius_done(struct ike_engine *e, struct auth_job *job);
+
+/* ---- ike_info.c ---- */
+void ike_info_request(struct ikesa *sa, const struct ike_msg *inner, uint32_t msg_id);
+void ike_info_response(struct ikesa *sa, const struct ike_msg *inner);
+
+/* ---- ike_cfg.c: addresses, CP and traffic selectors ---- */
+/* Reserves the client's virtual addresses: the user's static address,
+ * RADIUS's Framed-IP-Address, or the policy's pools. */
+int ike_cfg_assign(struct ikesa *sa, bool want4, bool want6, char *why, size_t whylen);
+void ike_cfg_release(struct ikesa *sa);
+/* Writes the CFG_REPLY for the addresses, DNS and split routes. */
+enum ike_err ike_cfg_put_reply(struct ikesa *sa, struct ike_builder *b);
+/* Narrows the client's TSi/TSr and writes ours; fills the ESP selectors. */
+struct esp_sa_params;
+int ike_cfg_put_ts(struct ikesa *sa, const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
+                   struct ike_builder *b, struct esp_sa_params *p);
+struct pool **ike_tenant_pools(struct ike_engine *e, const struct snap_tenant *t, size_t *n);
+
+/* ---- ike_child.c ---- */
+/* Chooses the ESP proposal, derives the keys and installs the CHILD_SA
+ * answering an SA payload; writes our SA payload. Returns 0, or a notify
+ * type to answer with (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, ...). */
+uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
+                          const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
+                          struct ike_builder *b);
+void ike_child_delete(struct ikesa *sa);
+
+#endif

@@ -1,0 +1,266 @@
+/* IKE SAs: the tables, the one state-change function, teardown. */
+#define _GNU_SOURCE
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "concentrator/event.h"
+#include "concentrator/ike_crypto.h"
+#include "concentrator/ike_engine.h"
+
+static const char *const state_names[] = {
+    [IKESA_HALF_OPEN] = "HALF_OPEN", [IKESA_EAP] = "EAP",
+    [IKESA_EAP_DONE] = "EAP_DONE",   [IKESA_ESTABLISHED] = "ESTABLISHED",
+    [IKESA_DELETING] = "DELETING",   [IKESA_DEAD] = "DEAD",
+};
+
+const char *ikesa_state_name(enum ikesa_state s)
+{
+    return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+uint64_t ike_random_spi(void)
+{
+    uint64_t v = 0;
+    while (v == 0)
+        RAND_bytes((unsigned char *)&v, sizeof(v));
+    return v;
+}
+
+static size_t bucket(uint64_t v)
+{
+    v ^= v >> 29;
+    v *= 0xbf58476d1ce4e5b9ULL;
+    v ^= v >> 32;
+    return (size_t)(v % IKE_SA_BUCKETS);
+}
+
+static uint64_t peer_hash(const struct sockaddr_storage *ss)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const uint8_t *p;
+    size_t n;
+    if (ss->ss_family == AF_INET) {
+        p = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+        n = 4;
+    } else {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+        n = 16;
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+struct log_ctx ikesa_log_ctx(const struct ikesa *sa)
+{
+    struct log_ctx c = {sa->tenant ? sa->tenant->id : NULL, sa->id, NULL};
+    return c;
+}
+
+void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    char peer[80];
+    ike_addr_str(&sa->path.peer, peer, sizeof(peer));
+    struct log_ctx c = ikesa_log_ctx(sa);
+    c.peer = peer;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(lvl, "ike", &c, fmt, ap);
+    va_end(ap);
+}
+
+static void peer_count_add(struct ike_engine *e, const struct sockaddr_storage *peer, int d);
+
+struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
+{
+    struct ikesa *sa = calloc(1, sizeof(*sa));
+    if (!sa)
+        return NULL;
+    sa->eng = e;
+    sa->spi_i = spi_i;
+    do {
+        sa->spi_r = ike_random_spi();
+    } while (ikesa_find(e, sa->spi_r));
+    snprintf(sa->id, sizeof(sa->id), "%016llx", (unsigned long long)sa->spi_r);
+    sa->path = *path;
+    sa->state = IKESA_HALF_OPEN;
+    sa->radius_hint = -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sa->created_at = ts.tv_sec;
+
+    size_t b = bucket(sa->spi_r);
+    sa->hnext = e->table[b];
+    e->table[b] = sa;
+    size_t hb = bucket(spi_i ^ peer_hash(&path->peer));
+    sa->half_next = e->half_table[hb];
+    e->half_table[hb] = sa;
+    e->n_sas++;
+    e->n_half_open++;
+    peer_count_add(e, &path->peer, 1);
+    return sa;
+}
+
+struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r)
+{
+    for (struct ikesa *sa = e->table[bucket(spi_r)]; sa; sa = sa->hnext)
+        if (sa->spi_r == spi_r)
+            return sa;
+    return NULL;
+}
+
+struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
+                                   const struct sockaddr_storage *peer)
+{
+    size_t hb = bucket(spi_i ^ peer_hash(peer));
+    for (struct ikesa *sa = e->half_table[hb]; sa; sa = sa->half_next)
+        if (sa->spi_i == spi_i && ike_addr_equal(&sa->path.peer, peer, false))
+            return sa;
+    return NULL;
+}
+
+/* Half-open counts per source address, for the per-address limit. */
+struct peer_count {
+    struct peer_count *next;
+    struct sockaddr_storage addr;
+    unsigned n;
+};
+
+static struct peer_count **peer_slot(struct ike_engine *e, const struct sockaddr_storage *peer)
+{
+    struct peer_count **pp = &e->peer_counts[peer_hash(peer) % IKE_SA_BUCKETS];
+    while (*pp && !ike_addr_equal(&(*pp)->addr, peer, false))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+unsigned ike_half_open_count(struct ike_engine *e, const struct sockaddr_storage *peer)
+{
+    struct peer_count **pp = peer_slot(e, peer);
+    return *pp ? (*pp)->n : 0;
+}
+
+static void peer_count_add(struct ike_engine *e, const struct sockaddr_storage *peer, int d)
+{
+    struct peer_count **pp = peer_slot(e, peer);
+    if (!*pp) {
+        if (d < 0)
+            return;
+        *pp = calloc(1, sizeof(**pp));
+        if (!*pp)
+            return;
+        (*pp)->addr = *peer;
+    }
+    if (d < 0 && (*pp)->n <= 1) {
+        struct peer_count *dead = *pp;
+        *pp = dead->next;
+        free(dead);
+        return;
+    }
+    (*pp)->n = (unsigned)((int)(*pp)->n + d);
+}
+
+void ike_peer_counts_free(struct ike_engine *e)
+{
+    for (size_t b = 0; b < IKE_SA_BUCKETS; b++) {
+        while (e->peer_counts[b]) {
+            struct peer_count *n = e->peer_counts[b]->next;
+            free(e->peer_counts[b]);
+            e->peer_counts[b] = n;
+        }
+    }
+}
+
+static void unlink_half(struct ikesa *sa)
+{
+    struct ike_engine *e = sa->eng;
+    size_t hb = bucket(sa->spi_i ^ peer_hash(&sa->path.peer));
+    for (struct ikesa **pp = &e->half_table[hb]; *pp; pp = &(*pp)->half_next) {
+        if (*pp == sa) {
+            *pp = sa->half_next;
+            sa->half_next = NULL;
+            e->n_half_open--;
+            peer_count_add(e, &sa->path.peer, -1);
+            return;
+        }
+    }
+}
+
+void ikesa_set_state(struct ikesa *sa, enum ikesa_state st)
+{
+    if (sa->state == st)
+        return;
+    ikesa_log(sa, st == IKESA_ESTABLISHED ? LOG_LVL_INFO : LOG_LVL_DEBUG, "IKE_SA %s -> %s",
+              ikesa_state_name(sa->state), ikesa_state_name(st));
+    bool was_half = sa->state == IKESA_HALF_OPEN;
+    sa->state = st;
+    if (was_half && st != IKESA_HALF_OPEN) {
+        /* No longer counts against the half-open limits; from now on it is
+         * found by its SPIr only. */
+        unlink_half(sa);
+        evl_timer_free(sa->expire);
+        sa->expire = NULL;
+    }
+}
+
+void ike_cached_clear(struct ike_cached *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->d[i].buf);
+    c->n = 0;
+    c->valid = false;
+}
+
+static void reasm_clear(struct ike_reasm *r)
+{
+    for (size_t i = 0; i <= IKE_FRAG_MAX; i++) {
+        free(r->piece[i]);
+        r->piece[i] = NULL;
+        r->piece_len[i] = 0;
+    }
+    r->have = r->bytes = 0;
+    r->total = 0;
+}
+
+void ikesa_destroy(struct ikesa *sa, const char *why)
+{
+    struct ike_engine *e = sa->eng;
+    if (why)
+        ikesa_log(sa, sa->state == IKESA_ESTABLISHED ? LOG_LVL_INFO : LOG_LVL_DEBUG,
+                  "IKE_SA %s -> DEAD: %s", ikesa_state_name(sa->state), why);
+    if (sa->state == IKESA_HALF_OPEN)
+        unlink_half(sa);
+    size_t b = bucket(sa->spi_r);
+    for (struct ikesa **pp = &e->table[b]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == sa) {
+            *pp = sa->hnext;
+            break;
+        }
+    }
+    e->n_sas--;
+    sa->state = IKESA_DEAD;
+    ike_child_delete(sa);
+    ike_cfg_release(sa);
+    evl_timer_free(sa->expire);
+    evl_timer_free(sa->retransmit);
+    ike_cached_clear(&sa->resp);
+    ike_cached_clear(&sa->our_req);
+    reasm_clear(&sa->reasm);
+    ike_sk_ctx_free(sa->sk_in);
+    ike_sk_ctx_free(sa->sk_out);
+    ike_sa_keys_wipe(&sa->keys);
+    OPENSSL_cleanse(sa->msk, sizeof(sa->msk));
+    free(sa->init_req);
+    free(sa->init_resp);
+    free(sa->idi_body);
+    free(sa->idr_body);
+    free(sa->auth_req);
+    snapshot_unref(sa->snap);
+    free(sa);
+}
