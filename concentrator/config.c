@@ -131,7 +131,8 @@ int config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
 {
     const char *colon;
     size_t hl;
-    if (s[0] == '[') {
+    bool bracketed = s[0] == '[';
+    if (bracketed) {
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':')
             return -1;
@@ -147,7 +148,7 @@ int config_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
     if (hl == 0 || hl >= hostlen)
         return -1;
     /* An IPv6 address needs its brackets: "::1:8443" is itself an address. */
-    if (s[-1] != '[' && memchr(s, ':', hl))
+    if (!bracketed && memchr(s, ':', hl))
         return -1;
     memcpy(host, s, hl);
     host[hl] = '\0';
