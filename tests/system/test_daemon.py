@@ -21,6 +21,12 @@ def nothing_listens(port, host="127.0.0.1"):
         return s.connect_ex((host, port)) != 0
 
 
+def free_port_v6():
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
 def db_files(path):
     """The database and its WAL, as bytes (what a thief would copy)."""
     data = b""
@@ -54,7 +60,7 @@ MISTAKES = [
     # (section, key, value, words the message must contain)
     ("daemon", "databse", "/tmp/x.db", ["databse", "unknown key"]),
     ("ike", "port", "70000", ["port", "out of range"]),
-    ("api", "listen", "localhost:8443", ["listen", "address:port"]),
+    ("api", "listen", "localhost:1", ["listen", "address:port"]),
     ("daemon", "log_level", "verbose", ["log_level", "verbose"]),
 ]
 
@@ -146,6 +152,15 @@ def test_two_daemons_side_by_side(isthmusd):
     a.stop()
     assert b.request("GET", "/health")[0] == 200
     b.stop()
+
+
+def test_api_on_ipv6_loopback(isthmusd):
+    port = free_port_v6()
+    d = isthmusd(config={"api": {"listen": f"[::1]:{port}"}})
+    assert d.api_url == f"http://[::1]:{port}"
+    assert d.request("GET", "/health")[0] == 200
+    assert f"listening on [::1]:{port}" in d.log()
+    d.stop()
 
 
 def test_daemon_in_a_network_namespace(isthmusd, net):

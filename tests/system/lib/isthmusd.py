@@ -109,8 +109,22 @@ class Isthmusd:
         }
         for section, keys in (config or {}).items():
             self.sections.setdefault(section, {}).update(keys)
+        # What the test overrode is what the harness talks to.
+        self.api_host, self.api_port = self._split(self.sections["api"].get("listen"),
+                                                   self.api_host, self.api_port)
+        self.ike_port = int(self.sections["ike"].get("port") or 500)
+        self.natt_port = int(self.sections["ike"].get("natt_port") or 4500)
         self.lines = write_ini(self.config_path, self.sections)
         self.proc = None
+
+    @staticmethod
+    def _split(listen, host, port):
+        """(host, port) of an "[v6]:port" or "v4:port" value; the defaults
+        when it is not one (a test of bad values)."""
+        m = re.fullmatch(r"\[([^\]]+)\]:(\d+)|([^:\[\]]+):(\d+)", str(listen or ""))
+        if not m:
+            return host, port
+        return (m.group(1), int(m.group(2))) if m.group(1) else (m.group(3), int(m.group(4)))
 
     @staticmethod
     def _hostport(host, port):
