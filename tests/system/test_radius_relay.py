@@ -47,7 +47,11 @@ LIVE_TESTS = [
 def build(target):
     """Builds the test binary (ISTHMUS_BUILD selects the build folder). When
     the tree does not build right now (another module mid-change) an
-    existing binary newer than its source is used."""
+    existing binary newer than its source is used. $<TARGET>_BIN (e.g.
+    TEST_RADIUS_LIVE_BIN) names a prebuilt one instead (a sanitizer build)."""
+    given = os.environ.get(f"{target.upper()}_BIN")
+    if given:
+        return Path(given)
     path = REPO / BUILD / "tests" / target
     r = subprocess.run(["make", "-s", f"BUILD={BUILD}", str(path.relative_to(REPO))],
                        cwd=REPO, timeout=600, capture_output=True, text=True)
