@@ -46,6 +46,15 @@ int x509_upload_check(const char *cert_pem, const char *chain_pem, const char *k
     cert = x509_cert_from_pem(cert_pem, cert_pem ? strlen(cert_pem) : 0, err, errlen);
     if (!cert)
         goto done;
+    chain = x509_chain_from_pem(cert_pem, strlen(cert_pem), NULL, 0);
+    if (chain && sk_X509_num(chain) > 1) {
+        x509_fail(err, errlen,
+                  "certificate: holds %d certificates; put only the server certificate here and "
+                  "its issuers in chain",
+                  sk_X509_num(chain));
+        goto done;
+    }
+    sk_X509_pop_free(chain, X509_free);
     chain = x509_chain_from_pem(chain_pem, chain_pem ? strlen(chain_pem) : 0, err, errlen);
     if (!chain)
         goto done;

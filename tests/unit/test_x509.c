@@ -597,6 +597,11 @@ static void test_upload(void **state)
         x509_upload_check(cert, (const char *)f->ca2.cert_pem.data, key, f->now, &fa, err, el), -1);
     assert_string_equal(err, "chain: certificate 0 (CN=Globex VPN CA,O=globex) did not issue the "
                              "certificate (whose issuer is CN=Acme Corp VPN CA,O=acme)");
+    char both[8192];
+    snprintf(both, sizeof(both), "%s%s", cert, ca);
+    assert_int_equal(x509_upload_check(both, NULL, key, f->now, &fa, err, el), -1);
+    assert_string_equal(err, "certificate: holds 2 certificates; put only the server certificate "
+                             "here and its issuers in chain");
     assert_int_equal(x509_upload_check(cert, key, key, f->now, &fa, err, el), -1);
     assert_string_equal(err, "chain: block 0 is a PRIVATE KEY, not a CERTIFICATE");
     assert_int_equal(x509_upload_check(cert, ca, key, f->now + 3 * 365 * DAY, &fa, err, el), -1);
