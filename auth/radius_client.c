@@ -170,12 +170,12 @@ int radius_exchange(const struct radius_servers *servers, struct radius_xchg *x)
     x->reply_len = 0;
     x->nstats = 0;
     memset(x->stats, 0, sizeof(x->stats));
-    if (x->first >= 0 && (size_t)x->first < count)
-        order[n++] = (size_t)x->first;
     /* Stable selection by priority: few servers, so a simple scan. */
     bool used[RADIUS_SERVERS_MAX] = {false};
-    if (n)
-        used[order[0]] = true;
+    if (x->first >= 0 && (size_t)x->first < count) {
+        order[n++] = (size_t)x->first;
+        used[x->first] = true;
+    }
     while (n < count) {
         size_t best = count;
         for (size_t i = 0; i < count; i++)
