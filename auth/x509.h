@@ -318,6 +318,12 @@ struct x509_revoked {
 int x509_crl_build(const struct x509_ca *ca, const struct x509_revoked *list, size_t n,
                    uint64_t crl_number, int64_t now, int64_t next_update, struct x509_buf *pem,
                    struct x509_buf *der, char *err, size_t errlen);
+/* The same CRL as an object (caller frees with X509_CRL_free), e.g. for
+ * the IKE snapshot to hand to x509_verify_client without a PEM round trip.
+ * NULL with err. */
+X509_CRL *x509_crl_make(const struct x509_ca *ca, const struct x509_revoked *list, size_t n,
+                        uint64_t crl_number, int64_t now, int64_t next_update, char *err,
+                        size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* Verifying a peer's certificate (IKE_AUTH)                          */

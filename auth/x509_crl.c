@@ -98,21 +98,14 @@ done:
     return rc;
 }
 
-int x509_crl_build(const struct x509_ca *ca, const struct x509_revoked *list, size_t n,
-                   uint64_t crl_number, int64_t now, int64_t next_update, struct x509_buf *pem,
-                   struct x509_buf *der, char *err, size_t errlen)
+X509_CRL *x509_crl_make(const struct x509_ca *ca, const struct x509_revoked *list, size_t n,
+                        uint64_t crl_number, int64_t now, int64_t next_update, char *err,
+                        size_t errlen)
 {
-    int rc = -1;
     X509_CRL *crl = NULL;
     ASN1_TIME *t1 = NULL, *t2 = NULL;
     ASN1_INTEGER *num = NULL;
-    BIO *bio = NULL;
-    unsigned char *d = NULL;
     X509_EXTENSION *aki = NULL;
-    if (pem)
-        memset(pem, 0, sizeof(*pem));
-    if (der)
-        memset(der, 0, sizeof(*der));
     if (!ca || !ca->cert || !ca->key) {
         x509_fail(err, errlen, "ca: the tenant has no CA");
         goto done;
@@ -152,6 +145,34 @@ int x509_crl_build(const struct x509_ca *ca, const struct x509_revoked *list, si
             goto fail;
     if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, ca->key, x509_sign_md(ca->key)))
         goto fail;
+    goto done;
+fail:
+    x509_fail(err, errlen, "crl: cannot build or sign it");
+    X509_CRL_free(crl);
+    crl = NULL;
+done:
+    X509_EXTENSION_free(aki);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(t1);
+    ASN1_TIME_free(t2);
+    ERR_clear_error();
+    return crl;
+}
+
+int x509_crl_build(const struct x509_ca *ca, const struct x509_revoked *list, size_t n,
+                   uint64_t crl_number, int64_t now, int64_t next_update, struct x509_buf *pem,
+                   struct x509_buf *der, char *err, size_t errlen)
+{
+    int rc = -1;
+    BIO *bio = NULL;
+    unsigned char *d = NULL;
+    if (pem)
+        memset(pem, 0, sizeof(*pem));
+    if (der)
+        memset(der, 0, sizeof(*der));
+    X509_CRL *crl = x509_crl_make(ca, list, n, crl_number, now, next_update, err, errlen);
+    if (!crl)
+        return -1;
     if (pem) {
         bio = BIO_new(BIO_s_mem());
         if (!bio || !PEM_write_bio_X509_CRL(bio, crl) || x509_bio_to_buf(bio, pem) < 0)
@@ -167,16 +188,12 @@ int x509_crl_build(const struct x509_ca *ca, const struct x509_revoked *list, si
     rc = 0;
     goto done;
 fail:
-    x509_fail(err, errlen, "crl: cannot build or sign it");
+    x509_fail(err, errlen, "crl: cannot encode it");
     x509_buf_free(pem);
     x509_buf_free(der);
 done:
-    X509_EXTENSION_free(aki);
     OPENSSL_free(d);
     BIO_free(bio);
-    ASN1_INTEGER_free(num);
-    ASN1_TIME_free(t1);
-    ASN1_TIME_free(t2);
     X509_CRL_free(crl);
     ERR_clear_error();
     return rc;

@@ -425,6 +425,12 @@ static void test_crl(void **state)
         x509_crl_build(&f->cax, NULL, 0, 1, f->now, f->now, &pem, NULL, f->err, sizeof(f->err)),
         -1);
     assert_string_equal(f->err, "next_update: must be after now");
+    /* x509_crl_make gives the object itself, ready for x509_verify_client. */
+    crl = x509_crl_make(&f->cax, r, 1, 9, f->now, f->now + DAY, f->err, sizeof(f->err));
+    assert_non_null(crl);
+    assert_int_equal(X509_CRL_get0_by_cert(crl, &rev, f->alice.cert), 1);
+    X509_CRL_free(crl);
+    assert_null(x509_crl_make(&f->cax2, &bad, 1, 9, f->now, f->now + DAY, NULL, 0));
 }
 
 static void test_reason_names(void **state)
