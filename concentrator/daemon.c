@@ -14,6 +14,9 @@
 #include "api/server.h"
 #include "auth/seal.h"
 #include "concentrator/event.h"
+#include "concentrator/ike.h"
+#include "concentrator/snapshot.h"
+#include "concentrator/snapshot_loader.h"
 #include "concentrator/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -49,8 +52,8 @@ struct sqlite3 *daemon_open_store(const struct config *cfg, int *lock_fd)
         log_err("daemon", "%s", err);
         goto fail;
     }
-    log_info("daemon", "database %s at schema version %d%s", cfg->database,
-             db_schema_version(db), n ? "" : " (up to date)");
+    log_info("daemon", "database %s at schema version %d%s", cfg->database, db_schema_version(db),
+             n ? "" : " (up to date)");
     return db;
 fail:
     db_close(db);
@@ -59,12 +62,24 @@ fail:
     return NULL;
 }
 
-/* The API's hooks into the daemon. Until the IKE thread's snapshot and the
- * session registry exist, they log what the daemon will do. */
+struct daemon {
+    const struct config *cfg;
+    const char *config_path;
+    struct evl *loop;
+    int stop_signal;
+    struct ike_engine *ike;
+    struct snapshot_loader *loader;
+};
+
+/* The API's hooks into the daemon. A configuration change rebuilds the IKE
+ * thread's tenant snapshot; until the session registry exists, the session
+ * hooks log what the daemon will do. */
 static void api_config_changed(void *arg, const char *tenant)
 {
-    (void)arg;
-    log_info("daemon", "configuration of tenant %s changed: snapshot rebuild requested", tenant);
+    struct daemon *d = arg;
+    log_debug("daemon", "configuration of tenant %s changed: rebuilding the snapshot", tenant);
+    if (d->loader)
+        snapshot_loader_kick(d->loader);
 }
 
 static int api_sessions_of_tenant(void *arg, const char *tenant)
@@ -81,12 +96,11 @@ static void api_terminate_sessions(void *arg, const char *tenant, const char *us
              username ? " in tenant " : " of tenant ", tenant);
 }
 
-struct daemon {
-    const struct config *cfg;
-    const char *config_path;
-    struct evl *loop;
-    int stop_signal;
-};
+static void snapshot_to_ike(void *arg, struct snapshot *s)
+{
+    struct daemon *d = arg;
+    ike_engine_post_snapshot(d->ike, s);
+}
 
 static void on_stop(struct evl_signal *s, int signum, void *arg)
 {
@@ -142,6 +156,18 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "%s", err);
         goto done;
     }
+    struct ike_engine_deps ideps = {
+        .cfg = cfg, .loop = d.loop, .master_key = &key, .sadb = NULL, .own_natt = true};
+    d.ike = ike_engine_new(&ideps, err, sizeof(err));
+    if (!d.ike) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
+    d.loader = snapshot_loader_start(cfg->database, &key, snapshot_to_ike, &d, err, sizeof(err));
+    if (!d.loader) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
     struct api_deps deps = {.cfg = cfg,
                             .master_key = &key,
                             .arg = &d,
@@ -161,6 +187,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
 
 done:
     api_server_stop(api);
+    snapshot_loader_stop(d.loader);
+    ike_engine_free(d.ike);
     db_writer_stop(writer);
     evl_signal_free(sig_term);
     evl_signal_free(sig_int);

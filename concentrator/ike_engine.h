@@ -14,6 +14,7 @@
 
 #include "concentrator/ike.h"
 #include "concentrator/ike_codec.h"
+#include "concentrator/ike_crypto.h"
 #include "concentrator/ike_keymat.h"
 #include "concentrator/ike_net.h"
 #include "concentrator/ike_proposal.h"
@@ -131,6 +132,8 @@ struct ikesa {
     size_t idr_body_len;
     uint8_t *auth_req; /* first IKE_AUTH request's SA/TS/CP are kept here */
     size_t auth_req_len;
+    uint8_t auth_req_first; /* its first payload type */
+    bool initial_contact;
     char eap_identity[IKE_ID_TEXT_MAX];
     uint8_t eap_id;
     uint8_t radius_state[253];
@@ -254,10 +257,21 @@ int ike_cfg_assign(struct ikesa *sa, bool want4, bool want6, char *why, size_t w
 void ike_cfg_release(struct ikesa *sa);
 /* Writes the CFG_REPLY for the addresses, DNS and split routes. */
 enum ike_err ike_cfg_put_reply(struct ikesa *sa, struct ike_builder *b);
-/* Narrows the client's TSi/TSr and writes ours; fills the ESP selectors. */
+/* The traffic selectors of a CHILD_SA after narrowing (RFC 7296 2.9). */
+#define IKE_CFG_MAX_TS 16
+struct ike_narrowed {
+    struct ike_ts tsi[IKE_CFG_MAX_TS], tsr[IKE_CFG_MAX_TS];
+    size_t n_tsi, n_tsr;
+    uint8_t addr[IKE_CFG_MAX_TS * 4][16]; /* storage the ts point into */
+    size_t n_addr;
+};
 struct esp_sa_params;
-int ike_cfg_put_ts(struct ikesa *sa, const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
-                   struct ike_builder *b, struct esp_sa_params *p);
+/* Narrows the client's TSi to its virtual addresses and its TSr to the
+ * policy's routes (all traffic for a full tunnel), and fills the ESP
+ * selectors. Returns 0, or -1 when nothing is left (TS_UNACCEPTABLE). */
+int ike_cfg_narrow_ts(struct ikesa *sa, const struct ike_ts_list *tsi,
+                      const struct ike_ts_list *tsr, struct ike_narrowed *out,
+                      struct esp_sa_params *p);
 struct pool **ike_tenant_pools(struct ike_engine *e, const struct snap_tenant *t, size_t *n);
 
 /* ---- ike_child.c ---- */

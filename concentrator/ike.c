@@ -1,0 +1,231 @@
+/* The IKE engine: receiving, dispatching by SPI and exchange, snapshots,
+ * RADIUS results. */
+#define _GNU_SOURCE
+#include "concentrator/ike.h"
+
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth_pool.h"
+#include "concentrator/config.h"
+#include "concentrator/event.h"
+#include "concentrator/ike_engine.h"
+#include "concentrator/ike_names.h"
+#include "concentrator/ike_tenant.h"
+
+static void rate_log(const struct ike_path *path, const char *what)
+{
+    static time_t last;
+    static unsigned n;
+    time_t now = time(NULL);
+    if (now != last) {
+        last = now;
+        n = 0;
+    }
+    if (++n > 10)
+        return;
+    char peer[80];
+    ike_addr_str(&path->peer, peer, sizeof(peer));
+    struct log_ctx c = {NULL, NULL, peer};
+    log_msg(LOG_LVL_DEBUG, "ike", &c, "%s", what);
+}
+
+/* After an authenticated message from another address or port (the client
+ * moved to the NAT-T port, or a NAT rebound it), follow it: RFC 7296 2.23. */
+static void follow_peer(struct ikesa *sa, const struct ike_path *path)
+{
+    if (ike_addr_equal(&sa->path.peer, &path->peer, true) && sa->path.natt == path->natt)
+        return;
+    bool port_only = ike_addr_equal(&sa->path.peer, &path->peer, false);
+    if (!port_only && sa->state == IKESA_ESTABLISHED && !sa->nat_peer && !sa->nat_local)
+        return; /* an address change without NAT is MOBIKE's business */
+    char a[80], b[80];
+    ikesa_log(sa, LOG_LVL_INFO, "peer moved from %s to %s%s",
+              ike_addr_str(&sa->path.peer, a, sizeof(a)), ike_addr_str(&path->peer, b, sizeof(b)),
+              path->natt ? " (NAT-T)" : "");
+    sa->path = *path;
+}
+
+static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_path *path)
+{
+    struct ike_engine *e = arg;
+    if (len < IKE_HDR_LEN || len > IKE_MSG_MAX)
+        return;
+    /* The receive buffer is ours to decrypt in place. */
+    uint8_t *msg = (uint8_t *)(uintptr_t)cmsg;
+    struct ike_hdr h;
+    enum ike_err err = ike_decode_header(msg, len, &h);
+    if (err != IKE_OK && err != IKE_ERR_VERSION) {
+        rate_log(path, "dropped a datagram that is not an IKE message");
+        return;
+    }
+    if (h.exchange == IKE_EXCH_SA_INIT && h.spi_r == 0) {
+        ike_init_request(e, msg, len, path);
+        return;
+    }
+    struct ikesa *sa = ikesa_find(e, h.spi_r);
+    if (!sa || sa->spi_i != h.spi_i) {
+        rate_log(path, "dropped a message for an unknown IKE SA");
+        return;
+    }
+    if (h.exchange == IKE_EXCH_SA_INIT)
+        return; /* a late retransmission; answered while half-open by SPIi */
+    bool response = h.flags & IKE_FLAG_RESPONSE;
+    if (!response) {
+        if (h.msg_id + 1 == sa->peer_next_id && sa->resp.valid && sa->resp.msg_id == h.msg_id) {
+            ike_resend_cached(sa);
+            return;
+        }
+        if (h.msg_id != sa->peer_next_id || (sa->busy && sa->busy_id == h.msg_id))
+            return;
+    } else if (!sa->our_pending || h.msg_id != sa->our_req.msg_id) {
+        return;
+    }
+    if (ike_decode(msg, len, &e->msg) != IKE_OK) {
+        ikesa_log(sa, LOG_LVL_INFO, "dropped a malformed %s message",
+                  IKE_NAME(ike_exchange_name, h.exchange));
+        return;
+    }
+    int u = ike_unprotect(sa, msg, len, &e->msg);
+    if (u <= 0)
+        return;
+    follow_peer(sa, path);
+    if (response) {
+        ike_info_response(sa, &e->inner);
+        return;
+    }
+    switch (h.exchange) {
+    case IKE_EXCH_AUTH:
+        ike_auth_request(sa, &e->inner, h.msg_id);
+        break;
+    case IKE_EXCH_INFORMATIONAL:
+        if (sa->state == IKESA_ESTABLISHED || sa->state == IKESA_DELETING)
+            ike_info_request(sa, &e->inner, h.msg_id);
+        else
+            ikesa_destroy(sa, "INFORMATIONAL before the IKE_SA was established");
+        break;
+    case IKE_EXCH_CREATE_CHILD_SA: {
+        /* Rekeying and further CHILD_SAs are not implemented yet: say so, and
+         * the peer keeps its SAs until they expire and reconnects. */
+        uint8_t inner[64];
+        struct ike_builder b;
+        ike_build_init_inner(&b, inner, sizeof(inner));
+        ike_put_notify(&b, IKE_PROTO_NONE, IKE_N_NO_ADDITIONAL_SAS, NULL, 0, NULL, 0);
+        size_t n = ike_build_finish(&b);
+        sa->peer_next_id = h.msg_id + 1;
+        ike_send_response(sa, IKE_EXCH_CREATE_CHILD_SA, h.msg_id, inner, n, b.first);
+        ikesa_log(sa, LOG_LVL_NOTICE, "refused CREATE_CHILD_SA (rekeying is not supported yet)");
+        break;
+    }
+    default:
+        ikesa_log(sa, LOG_LVL_INFO, "ignored a %s request",
+                  IKE_NAME(ike_exchange_name, h.exchange));
+        break;
+    }
+}
+
+static void on_snapshot(struct evl_async *a, void *arg)
+{
+    (void)a;
+    struct ike_engine *e = arg;
+    pthread_mutex_lock(&e->snap_lock);
+    struct snapshot *s = e->posted;
+    e->posted = NULL;
+    pthread_mutex_unlock(&e->snap_lock);
+    if (!s)
+        return;
+    snapshot_unref(e->snap);
+    e->snap = s;
+    log_info("ike", "configuration snapshot %llu in use (%zu tenants)",
+             (unsigned long long)s->generation, s->n_tenants);
+}
+
+void ike_engine_post_snapshot(struct ike_engine *e, struct snapshot *s)
+{
+    pthread_mutex_lock(&e->snap_lock);
+    struct snapshot *old = e->posted;
+    e->posted = s;
+    pthread_mutex_unlock(&e->snap_lock);
+    snapshot_unref(old);
+    evl_async_send(e->snap_wake);
+}
+
+static void auth_done(struct auth_job *job, void *arg)
+{
+    struct ike_engine *e = arg;
+    if (job->kind == AUTH_JOB_EAP)
+        ike_auth_radius_done(e, job);
+    else
+        auth_job_free(job);
+}
+
+static void on_auth(struct evl_async *a, void *arg)
+{
+    (void)a;
+    struct ike_engine *e = arg;
+    auth_pool_drain(e->auth, auth_done, e);
+}
+
+struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err, size_t errlen)
+{
+    struct ike_engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->deps = *deps;
+    e->cfg = deps->cfg;
+    e->loop = deps->loop;
+    pthread_mutex_init(&e->snap_lock, NULL);
+    RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret));
+    e->tenants = ike_tenants_new(deps->master_key);
+    e->snap_wake = evl_async_new(e->loop, on_snapshot, e);
+    e->auth_wake = evl_async_new(e->loop, on_auth, e);
+    struct auth_pool_cfg acfg = {0};
+    e->auth = e->auth_wake ? auth_pool_new(&acfg, e->auth_wake) : NULL;
+    if (!e->tenants || !e->snap_wake || !e->auth) {
+        snprintf(err, errlen, "cannot start the IKE engine (auth threads)");
+        ike_engine_free(e);
+        return NULL;
+    }
+    e->net = ike_net_open(e->cfg, e->loop, deps->own_natt, on_ike, NULL, e, err, errlen);
+    if (!e->net) {
+        ike_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+uint16_t ike_engine_port(const struct ike_engine *e, bool natt)
+{
+    return ike_net_port(e->net, natt);
+}
+
+void ike_engine_free(struct ike_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t b = 0; b < IKE_SA_BUCKETS; b++)
+        while (e->table[b])
+            ikesa_destroy(e->table[b], "the daemon is stopping");
+    auth_pool_free(e->auth);
+    ike_net_close(e->net);
+    evl_async_free(e->snap_wake);
+    evl_async_free(e->auth_wake);
+    snapshot_unref(e->snap);
+    snapshot_unref(e->posted);
+    ike_tenants_free(e->tenants);
+    while (e->pools) {
+        struct tenant_pools *n = e->pools->next;
+        for (size_t i = 0; i < e->pools->n; i++)
+            pool_free(e->pools->pools[i]);
+        free(e->pools->pools);
+        free(e->pools);
+        e->pools = n;
+    }
+    ike_peer_counts_free(e);
+    pthread_mutex_destroy(&e->snap_lock);
+    free(e);
+}

@@ -1,0 +1,52 @@
+/* INFORMATIONAL exchanges (RFC 7296 1.4): Delete and liveness checks. */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "concentrator/ike_engine.h"
+#include "concentrator/ike_names.h"
+
+void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id)
+{
+    uint8_t inner[512];
+    struct ike_builder b;
+    ike_build_init_inner(&b, inner, sizeof(inner));
+    bool delete_ike = false;
+    for (size_t from = 0;;) {
+        const struct ike_payload *p = ike_msg_find(in, IKE_PL_DELETE, &from);
+        if (!p)
+            break;
+        const struct ike_delete *d = &p->u.del;
+        if (d->protocol == IKE_PROTO_IKE) {
+            delete_ike = true;
+            continue;
+        }
+        if (d->protocol != IKE_PROTO_ESP || d->spi_size != 4)
+            continue;
+        for (uint16_t i = 0; i < d->n_spis; i++) {
+            const uint8_t *s = d->spis.p + 4 * (size_t)i;
+            uint32_t spi = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+            if (sa->child.spi_out != spi || !sa->child.spi_in)
+                continue;
+            uint8_t ours[4] = {(uint8_t)(sa->child.spi_in >> 24), (uint8_t)(sa->child.spi_in >> 16),
+                               (uint8_t)(sa->child.spi_in >> 8), (uint8_t)sa->child.spi_in};
+            ike_put_delete(&b, IKE_PROTO_ESP, 4, ours, 1);
+            ikesa_log(sa, LOG_LVL_INFO, "the client deleted CHILD_SA %08x/%08x", sa->child.spi_in,
+                      sa->child.spi_out);
+            ike_child_delete(sa);
+            sa->child.spi_in = sa->child.spi_out = 0;
+        }
+    }
+    size_t n = ike_build_finish(&b);
+    sa->peer_next_id = msg_id + 1;
+    ike_send_response(sa, IKE_EXCH_INFORMATIONAL, msg_id, inner, n, n ? b.first : IKE_PL_NONE);
+    if (delete_ike)
+        ikesa_destroy(sa, "the client deleted the IKE_SA");
+}
+
+void ike_info_response(struct ikesa *sa, const struct ike_msg *in)
+{
+    (void)in;
+    sa->our_pending = false;
+    if (sa->state == IKESA_DELETING)
+        ikesa_destroy(sa, "our Delete was answered");
+}
