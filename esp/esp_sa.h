@@ -90,6 +90,10 @@ enum esp_reason esp_sa_next_seq(struct esp_sa *sa, size_t len, uint64_t *seq);
 void esp_sa_count_drop(struct esp_sa *sa, unsigned w, enum esp_reason r);
 void esp_sa_stats(struct esp_sa *sa, struct esp_sa_stats *out);
 
+/* Sets the last outbound sequence number used (tests: exhaustion without
+ * sending 2^32 packets). -1 if no such SA. */
+int esp_sadb_set_seq_out(struct esp_sadb *db, uint32_t spi_in, uint64_t seq);
+
 /* Called by esp_sa.c to deliver an event (implemented in esp_sadb.c). */
 void esp_sadb_raise(struct esp_sadb *db, const struct esp_event *ev);
 

@@ -167,7 +167,7 @@ static void writer_leave(struct esp_sadb *db, bool was_online)
 
 /* The object holding an rcu_head. (urcu's caa_container_of goes through a
  * const pointer, which clang's -Wcast-qual refuses.) */
-#define rcu_owner(h, type) ((type *)(void *)((char *)(h) - offsetof(type, rcu)))
+#define rcu_owner(h, type) ((type *)(void *)((char *)(h)-offsetof(type, rcu)))
 
 static void free_sa_cb(struct rcu_head *h)
 {
@@ -385,6 +385,16 @@ unsigned esp_sadb_count(struct esp_sadb *db)
     unsigned n = db->count;
     pthread_mutex_unlock(&db->lock);
     return n;
+}
+
+int esp_sadb_set_seq_out(struct esp_sadb *db, uint32_t spi_in, uint64_t seq)
+{
+    pthread_mutex_lock(&db->lock);
+    struct esp_sa *sa = find_in(db, spi_in);
+    if (sa)
+        atomic_store(&sa->seq_out, seq);
+    pthread_mutex_unlock(&db->lock);
+    return sa ? 0 : -1;
 }
 
 void esp_sadb_count_drop(struct esp_sadb *db, unsigned worker, enum esp_reason r)
