@@ -800,6 +800,55 @@ static void test_openssl_cli(void **state)
     assert_non_null(strstr(out, "pbeWithSHA1And3-KeyTripleDES-CBC"));
 }
 
+/* strongSwan's own parser (`pki`) trusts our certificates, sees the
+ * revocation in our CRL, and computes the same CERTREQ key id. */
+static void test_strongswan_pki(void **state)
+{
+    struct fx *f = *state;
+    char out[8192];
+    const char *d = f->dir;
+    if (access("/usr/bin/pki", X_OK) != 0)
+        skip();
+    save(f, "ss-ca.pem", &f->ca.cert_pem);
+    save(f, "ss-server.pem", &f->server.cert_pem);
+    save(f, "ss-alice.pem", &f->alice.cert_pem);
+    save(f, "ss-bob.pem", &f->bob.cert_pem);
+    struct x509_revoked r[] = {{f->alice.facts.serial, f->now - 60, X509_REASON_SUPERSEDED}};
+    struct x509_buf crl = {0};
+    assert_int_equal(
+        x509_crl_build(&f->cax, r, 1, 4, f->now, f->now + DAY, &crl, NULL, f->err, sizeof(f->err)),
+        0);
+    save(f, "ss-crl.pem", &crl);
+    x509_buf_free(&crl);
+    assert_int_equal(
+        run(out, sizeof(out), "cd %s && pki --verify --in ss-server.pem --cacert ss-ca.pem", d), 0);
+    assert_non_null(strstr(out, "certificate trusted, lifetimes valid"));
+    assert_int_equal(run(out, sizeof(out),
+                         "cd %s && pki --verify --in ss-bob.pem --cacert ss-ca.pem --crl "
+                         "ss-crl.pem",
+                         d),
+                     0);
+    assert_non_null(strstr(out, "certificate trusted, lifetimes valid"));
+    assert_int_not_equal(run(out, sizeof(out),
+                             "cd %s && pki --verify --in ss-alice.pem --cacert ss-ca.pem --crl "
+                             "ss-crl.pem",
+                             d),
+                         0);
+    assert_non_null(strstr(out, "reason: superseded"));
+    assert_int_equal(run(out, sizeof(out), "cd %s && pki --print --in ss-server.pem", d), 0);
+    assert_non_null(strstr(out, "flags:     serverAuth ikeIntermediate"));
+    assert_non_null(strstr(out, "altNames:  vpn.acme.example, 198.51.100.1, 2001:db8::1, "
+                                "gw@acme.example"));
+    /* strongSwan's "keyid" is the SHA-1 of the SubjectPublicKeyInfo. */
+    assert_int_equal(run(out, sizeof(out), "cd %s && pki --print --in ss-ca.pem", d), 0);
+    uint8_t h[20];
+    char want[80] = "keyid:     ";
+    assert_int_equal(x509_spki_sha1(f->ca.cert, h), 0);
+    for (int i = 0; i < 20; i++)
+        snprintf(want + strlen(want), 4, i ? ":%02x" : "%02x", h[i]);
+    assert_non_null(strstr(out, want));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -817,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_garbage_der),
         cmocka_unit_test(test_certreq_hash),
         cmocka_unit_test(test_openssl_cli),
+        cmocka_unit_test(test_strongswan_pki),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
