@@ -39,6 +39,7 @@ LIVE_TESTS = [
     "test_missing_message_authenticator_dropped",
     "test_bad_response_authenticator_dropped",
     "test_long_eap_state_and_msk",
+    "test_eap_tls_msk",
     "test_slow_server_does_not_block_others",
     "test_accounting_start_interim_stop",
 ]
@@ -108,6 +109,9 @@ def rig(tmp_path_factory):
             "RADIUS_FAKE_SEND_KEY": SEND_KEY,
             "RADIUS_CLOSED_PORT": str(free_udp_port()),
             "RADIUS_ACCT_SESSION": session,
+            "RADIUS_LIVE_TLS_CA": radius.certs["ca"],
+            "RADIUS_LIVE_TLS_CERT": radius.certs["client"],
+            "RADIUS_LIVE_TLS_KEY": radius.certs["client_key"],
         })
         live = build("test_radius_live")
         out = subprocess.run([str(live)], env=env, capture_output=True, text=True,

@@ -5,7 +5,8 @@
  * environment. Each test is skipped when its server is not given, so `make
  * unit` runs this binary harmlessly.
  *
- * The test plays the EAP client itself (EAP-MD5: RFC 3748 5.4, RFC 1994).
+ * The test plays the EAP client itself: EAP-MD5 (RFC 3748 5.4, RFC 1994) and
+ * EAP-TLS (RFC 5216, OpenSSL over memory BIOs).
  */
 #include "tests/unit/testutil.h"
 
@@ -15,7 +16,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +374,130 @@ static void test_long_eap_state_and_msk(void **state)
     free(req);
 }
 
+/* -- EAP-TLS: the MSK from FreeRADIUS ------------------------------------- */
+
+/* Sends one EAP-TLS response (out may be empty: an ACK) and returns the
+ * relay's answer in res. */
+static void tls_round(struct radius_eap_req *req, struct radius_eap_res *res, uint8_t id,
+                      const uint8_t *out, size_t out_len)
+{
+    size_t n = 0;
+    req->eap[0] = 2;
+    req->eap[1] = id;
+    req->eap[4] = 13;
+    if (out_len) {
+        assert_true(out_len + 10 <= RADIUS_EAP_MAX);
+        req->eap[5] = 0x80; /* L: the TLS length follows */
+        req->eap[6] = (uint8_t)(out_len >> 24);
+        req->eap[7] = (uint8_t)(out_len >> 16);
+        req->eap[8] = (uint8_t)(out_len >> 8);
+        req->eap[9] = (uint8_t)out_len;
+        memcpy(req->eap + 10, out, out_len);
+        n = 10 + out_len;
+    } else {
+        req->eap[5] = 0;
+        n = 6;
+    }
+    req->eap[2] = (uint8_t)(n >> 8);
+    req->eap[3] = (uint8_t)n;
+    req->eap_len = n;
+    memcpy(req->state, res->state, res->state_len);
+    req->state_len = res->state_len;
+    req->server_hint = res->server;
+    assert_int_equal(radius_eap_relay(req, res), 0);
+}
+
+/* EAP-TLS (RFC 5216) played with OpenSSL over memory BIOs. The MSK the relay
+ * decrypts from MS-MPPE-Recv-Key | MS-MPPE-Send-Key must equal the client's
+ * own: the TLS exporter with label "client EAP encryption", 64 bytes. */
+static void test_eap_tls_msk(void **state)
+{
+    (void)state;
+    NEED("RADIUS_LIVE_AUTH_PORT");
+    NEED("RADIUS_LIVE_TLS_CA");
+    const char *user = env("RADIUS_LIVE_USER");
+    struct radius_eap_req *req = new_req(user);
+    struct radius_eap_res *res = calloc(1, sizeof(*res));
+    static uint8_t in[65536], out[RADIUS_EAP_MAX];
+    size_t in_len = 0, out_len = 0;
+    add_live(&req->servers, 1);
+
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    assert_int_equal(
+        SSL_CTX_use_certificate_file(ctx, env("RADIUS_LIVE_TLS_CERT"), SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, env("RADIUS_LIVE_TLS_KEY"), SSL_FILETYPE_PEM),
+                     1);
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, env("RADIUS_LIVE_TLS_CA"), NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL *ssl = SSL_new(ctx);
+    BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, rbio, wbio);
+    SSL_set_connect_state(ssl);
+
+    /* Identity, then NAK the MD5 challenge asking for EAP-TLS (13). */
+    eap_identity(req, 1, user);
+    assert_int_equal(radius_eap_relay(req, res), 0);
+    assert_int_equal(res->outcome, RADIUS_EAP_CHALLENGE);
+    uint8_t nak[6] = {2, res->eap[1], 0, 6, 3, 13};
+    memcpy(req->eap, nak, sizeof(nak));
+    req->eap_len = sizeof(nak);
+    memcpy(req->state, res->state, res->state_len);
+    req->state_len = res->state_len;
+    assert_int_equal(radius_eap_relay(req, res), 0);
+    assert_int_equal(res->outcome, RADIUS_EAP_CHALLENGE);
+    assert_int_equal(res->eap[4], 13);
+    assert_true(res->eap[5] & 0x20); /* Start */
+
+    /* ClientHello, then one round per server flight or fragment. */
+    uint8_t id = res->eap[1];
+    assert_int_equal(SSL_do_handshake(ssl), -1);
+    int pend = BIO_pending(wbio);
+    assert_true(pend > 0 && (size_t)pend <= sizeof(out));
+    out_len = (size_t)BIO_read(wbio, out, pend);
+    for (int round = 0;; round++) {
+        assert_true(round < 30);
+        tls_round(req, res, id, out, out_len);
+        out_len = 0;
+        if (res->outcome == RADIUS_EAP_ACCEPT)
+            break;
+        assert_int_equal(res->outcome, RADIUS_EAP_CHALLENGE);
+        assert_true(res->eap_len >= 6);
+        assert_int_equal(res->eap[4], 13);
+        id = res->eap[1];
+        uint8_t flags = res->eap[5];
+        size_t off = 6 + ((flags & 0x80) ? 4 : 0);
+        assert_true(off <= res->eap_len && in_len + (res->eap_len - off) <= sizeof(in));
+        memcpy(in + in_len, res->eap + off, res->eap_len - off);
+        in_len += res->eap_len - off;
+        if (flags & 0x40)
+            continue; /* more fragments: ACK */
+        assert_int_equal(BIO_write(rbio, in, (int)in_len), (int)in_len);
+        in_len = 0;
+        SSL_do_handshake(ssl);
+        pend = BIO_pending(wbio);
+        assert_true(pend >= 0 && (size_t)pend <= sizeof(out));
+        if (pend > 0)
+            out_len = (size_t)BIO_read(wbio, out, pend);
+    }
+    assert_true(SSL_is_init_finished(ssl));
+    assert_int_equal(res->eap[0], 3); /* EAP-Success */
+    uint8_t msk[64];
+    assert_int_equal(SSL_export_keying_material(ssl, msk, sizeof(msk), "client EAP encryption",
+                                                strlen("client EAP encryption"), NULL, 0, 0),
+                     1);
+    assert_int_equal(res->msk_len, 64);
+    assert_memory_equal(res->msk, msk, 64);
+    printf("EAP-TLS: MSK of %zu bytes matches the client's\n", res->msk_len);
+    OPENSSL_cleanse(msk, sizeof(msk));
+    radius_eap_res_wipe(res);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    free(res);
+    free(req);
+}
+
 /* -- through the auth threads ------------------------------------------- */
 
 struct waiter {
@@ -549,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_missing_message_authenticator_dropped),
         cmocka_unit_test(test_bad_response_authenticator_dropped),
         cmocka_unit_test(test_long_eap_state_and_msk),
+        cmocka_unit_test(test_eap_tls_msk),
         cmocka_unit_test(test_slow_server_does_not_block_others),
         cmocka_unit_test(test_accounting_start_interim_stop),
     };
