@@ -13,6 +13,10 @@ void api_dispatch(struct api_req *req, const char *method, struct api_resp *resp
         route->fn(req, resp);
         return;
     }
+    if (!route && miss == 405 && api_route_public(api_routes, api_routes_count, req->path)) {
+        api_problem(resp, 405, NULL, "%s is not allowed on %.200s", method, req->path);
+        return;
+    }
     if (!req->db) {
         api_problem(resp, 503, NULL, "the database is not available");
         return;

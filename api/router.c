@@ -1,6 +1,7 @@
 /* Routing: see router.h. */
 #include "api/router.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 enum api_method api_method_parse(const char *s)
@@ -107,4 +108,12 @@ unsigned api_route_match(const struct api_route *routes, size_t n, enum api_meth
     }
     *out = NULL;
     return path_known ? 405 : 404;
+}
+
+bool api_route_public(const struct api_route *routes, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (routes[i].flags & API_ROUTE_NOAUTH && match(routes[i].pattern, path, NULL))
+            return true;
+    return false;
 }

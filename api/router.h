@@ -33,6 +33,9 @@ enum api_method api_method_parse(const char *s);
 unsigned api_route_match(const struct api_route *routes, size_t n, enum api_method m,
                          const char *path, struct api_req *req, const struct api_route **out);
 
+/* True if path is that of a route that needs no token (any method). */
+bool api_route_public(const struct api_route *routes, size_t n, const char *path);
+
 /* Percent-decodes in[0..len) into out (cap bytes with the NUL). Returns the
  * decoded length, or -1 on a bad escape, a NUL, '/' or control character, or
  * overflow. */

@@ -26,6 +26,8 @@ struct api_server {
     char *tls_cert, *tls_key; /* PEM text, owned */
 };
 
+#define DISCARD_MAX (16u * 1024 * 1024)
+
 /* One request's state across libmicrohttpd's calls. */
 struct pending {
     char *body;
@@ -89,10 +91,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_NO;
         *req_cls = p;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+        unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+        /* A body a little too large is read and dropped, so that clients
+         * which send it all before reading get the 413; a huge one is
+         * refused at once and the connection closed. */
+        if (announced > API_MAX_BODY)
             p->too_large = true;
+        if (announced > DISCARD_MAX)
             return send_problem(c, 413, "the request body is larger than 1 MiB");
-        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -174,8 +180,7 @@ static char *read_file(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static void log_mhd(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+static void log_mhd(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
