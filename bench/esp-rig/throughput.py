@@ -39,10 +39,17 @@ def one_run(rig, gw, a):
     wall = report["end"].get("sum_received", report["end"].get("sum", {})).get(
         "seconds", a.seconds)
     pk = pk1 - pk0
+    # TCP: every ESP packet of the client SA (data out, ACKs in) crossed the
+    # gateway. UDP: datagrams may be dropped on the way, so CPU is divided
+    # by the datagrams iperf3 saw delivered.
+    counted = pk
+    if a.udp:
+        s = report["end"]["sum"]
+        counted = s.get("packets", 0) - s.get("lost_packets", 0)
     return {"mbps": bps / 1e6, "bytes": nbytes, "packets": pk,
             "gw_cpu": g1 - g0, "gw_util": (g1 - g0) / wall,
             "cl_util": (c1 - c0) / wall,
-            "us_per_pkt": (g1 - g0) / pk * 1e6 if pk else float("nan"),
+            "us_per_pkt": (g1 - g0) / counted * 1e6 if counted else float("nan"),
             "loss": loss}
 
 

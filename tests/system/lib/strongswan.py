@@ -25,9 +25,13 @@ Client use (what the Isthmus tests need):
     sa = c.list_sas()[0]        # dict, see parse_ike_sa()
     c.terminate("home"); c.stop()
 
-Gateway use: `add_gateway(...)`, `add_eap_user(...)` or `set_radius(...)`;
-the pool route into charon's TUN device is added by `route_pools_via_tun()`
-after start (see bench/README.md and tests/system/test_strongswan_rig.py).
+Gateway use: `add_gateway(...)`, `add_eap_user(...)` or `set_radius(...)`.
+With kernel-libipsec, decrypted packets leave charon's TUN device `ipsec0`
+and the namespace forwards them (Topo sets ip_forward); charon routes each
+client's virtual IP back into ipsec0 itself (table 220, `10.1.128.1 dev
+ipsec0 src 10.1.0.1`, found by testing), so nothing else is needed;
+`route_pools_via_tun()` adds a route for whole pools if a test wants one.
+See tests/system/test_strongswan_rig.py and bench/esp-rig/rig.py.
 
 `Pki` makes a CA, server and client certificates with strongSwan's `pki`.
 """
@@ -735,9 +739,14 @@ class Charon:
             res, _ = v.streamed("terminate", "control-log", msg)
         return res.get("success") == "yes"
 
-    def list_sas(self, ike=None):
-        """Every IKE SA (or those of connection `ike`) as parse_ike_sa dicts."""
-        msg = {"noblock": "yes"}
+    def list_sas(self, ike=None, noblock=False):
+        """Every IKE SA (or those of connection `ike`) as parse_ike_sa dicts.
+
+        noblock=True skips SAs a charon thread holds at that moment (e.g.
+        just after sending the last IKE_AUTH response): then an SA that
+        exists can be missing from the list, so the default waits for them.
+        """
+        msg = {"noblock": "yes"} if noblock else {}
         if ike:
             msg["ike"] = ike
         with self.vici() as v:
@@ -769,9 +778,9 @@ class Charon:
         """Routes every pool into charon's TUN device (gateway mode).
 
         kernel-libipsec writes decrypted packets to its TUN device and
-        encrypts what the kernel routes into it; charon routes each client's
-        virtual IP itself (table 220), the pool route makes the return path
-        independent of that.
+        encrypts what the kernel routes into it; charon already routes each
+        client's virtual IP (table 220). Optional: a pool route keeps
+        traffic to unassigned pool addresses off the default route.
         """
         for pool in self.pools.values():
             for net in pool["addrs"]:
