@@ -981,8 +981,61 @@ static void test_helpers(void **state)
     assert_string_equal(ike_err_name(IKE_ERR_CRITICAL), "unsupported critical payload");
 }
 
+/* With IKE_CODEC_WRITE_SEEDS=DIR, writes the sample messages there as the
+ * fuzzer's seed corpus (tests/fuzz/seeds/ike_decode) instead of testing. */
+static int write_seeds(const char *dir)
+{
+    struct {
+        const char *name;
+        size_t (*fn)(uint8_t *, size_t);
+    } s[] = {
+        {"strongswan_init_req", sample_ss_init_req},
+        {"init_resp", sample_init_resp},
+        {"cookie_resp", sample_cookie_resp},
+        {"auth_req_sk", sample_auth_outer},
+        {"auth_resp_skf", sample_skf},
+        {"auth_req_inner", sample_ss_auth_inner},
+        {"delete_inner", sample_delete_inner},
+        {"eap_inner", sample_eap_inner},
+    };
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        size_t n = s[i].fn(buf, sizeof(buf));
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s.bin", dir, s[i].name);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) {
+            perror(path);
+            return 1;
+        }
+    }
+    /* An IKE_AUTH request whose SK holds the inner payloads in clear (no IV,
+     * no ICV, pad length 0): the fuzzer reads SK data as plaintext. */
+    struct ike_hdr h = {.spi_i = SAMPLE_SPI_I,
+                        .spi_r = SAMPLE_SPI_R,
+                        .exchange = IKE_EXCH_AUTH,
+                        .flags = IKE_FLAG_INITIATOR,
+                        .msg_id = 1};
+    struct ike_builder b;
+    size_t in = sample_ss_auth_inner(out, sizeof(out));
+    ike_build_init(&b, buf, sizeof(buf), &h);
+    if (ike_put_sk(&b, IKE_PL_IDI, 0, out, in, 0, 0, NULL) != IKE_OK)
+        return 1;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/auth_req_plain_sk.bin", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, b.w.len, f) != b.w.len || fclose(f) != 0) {
+        perror(path);
+        return 1;
+    }
+    return 0;
+}
+
 int main(void)
 {
+    const char *seeds = getenv("IKE_CODEC_WRITE_SEEDS");
+    if (seeds)
+        return write_seeds(seeds);
+
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strongswan_init_request),
         cmocka_unit_test(test_init_responses),
