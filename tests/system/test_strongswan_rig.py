@@ -281,3 +281,46 @@ def test_short_child_lifetime_rekeys_to_new_spi(rig, pki):
     vip = only_sa(alice)["local_vips"][0]
     ok, out = topo.ping(topo.lan_ns(1), vip)
     assert ok, out
+
+
+def test_gateway_relays_eap_mschapv2_to_freeradius_with_accounting(rig, pki):
+    from lib.freeradius import FreeRadius, User
+    if not os.access("/usr/sbin/freeradius", os.X_OK):
+        pytest.skip("FreeRADIUS is not installed")
+    make, charons = rig
+    topo = make(clients=1, tenants=1)
+    radius = FreeRadius(os.path.join(topo.workdir, "radius"), "radius-s3cret",
+                        {"alice": User(SECRET)}, netns=topo.gw,
+                        default_eap_type="mschapv2")
+    radius.start()
+    try:
+        gw = gateway(topo, pki, client_auth="eap-radius")
+        gw.secrets.clear()  # the gateway itself knows no user
+        gw.set_radius("127.0.0.1", "radius-s3cret", port=radius.auth_port,
+                      acct_port=radius.acct_port, accounting=True)
+        alice = client(topo, pki, topo.client_ns(0))
+        start(charons, gw, alice)
+
+        ok, log = alice.initiate("home", "net", timeout=10)
+        assert ok, log
+        assert "EAP method EAP_MSCHAPV2 succeeded, MSK established" in log
+        gw.wait_log(r"RADIUS authentication of 'alice' successful")
+        vip = only_sa(alice)["local_vips"][0]
+        ok, out = topo.ping(topo.lan_ns(1), vip)
+        assert ok, out
+
+        assert alice.terminate("home")
+        gw.wait_sa(lambda sas: sas == [], timeout=5, what="gateway SA deleted")
+        recs = wait_records(radius, lambda r: any(
+            x.get("Acct-Status-Type") == "Stop" for x in r))
+        start_rec = next(x for x in recs if x.get("Acct-Status-Type") == "Start")
+        assert start_rec["User-Name"] == "alice"
+        assert start_rec["Framed-IP-Address"] == vip
+    finally:
+        radius.stop()
+
+
+def wait_records(radius, pred, timeout=5.0):
+    from lib.proc import wait_for
+    return wait_for(lambda: pred(radius.detail_records()) and
+                    radius.detail_records(), timeout, what="accounting records")
