@@ -421,8 +421,12 @@ const char *ike_rule_err_str(const struct ike_rule_err *e, char *buf, size_t len
         break;
     case IKE_RULE_TOO_MANY:
     case IKE_RULE_MISSING:
-        snprintf(buf, len, "%s %s: %s %s (%u, need %u..%u)%s", x, dir, p,
-                 ike_rule_violation_name(e->kind), e->count, e->min, e->max, where);
+        if (e->max == ANY)
+            snprintf(buf, len, "%s %s: %s %s (%u, need at least %u)%s", x, dir, p,
+                     ike_rule_violation_name(e->kind), e->count, e->min, where);
+        else
+            snprintf(buf, len, "%s %s: %s %s (%u, need %u..%u)%s", x, dir, p,
+                     ike_rule_violation_name(e->kind), e->count, e->min, e->max, where);
         break;
     default:
         snprintf(buf, len, "%s %s: %s %s%s", x, dir, p, ike_rule_violation_name(e->kind), where);

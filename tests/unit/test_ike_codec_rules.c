@@ -546,6 +546,12 @@ static void test_error_text(void **state)
     /* A short buffer is cut, never overrun. */
     char tiny[8];
     assert_string_equal(ike_rule_err_str(&e, tiny, sizeof(tiny)), "IKE_AUT");
+    /* IKE_SESSION_RESUME needs N(TICKET_OPAQUE): "at least one". */
+    struct pls resume = {{IKE_PL_NONCE}, 0};
+    make(IKE_EXCH_SESSION_RESUME, false, &resume, NULL);
+    assert_int_equal(ike_check_rules(&OUT, NULL, IKE_STAGE_ANY, &e), IKE_RULE_MISSING);
+    assert_string_equal(ike_rule_err_str(&e, line, sizeof(line)),
+                        "IKE_SESSION_RESUME request: N missing (0, need at least 1)");
 }
 
 int main(void)
