@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "auth/auth_pool.h"
+#include "concentrator/ike_auth_calc.h"
 #include "concentrator/config.h"
 #include "concentrator/event.h"
 #include "concentrator/ike_engine.h"
@@ -179,13 +180,13 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
     e->cfg = deps->cfg;
     e->loop = deps->loop;
     pthread_mutex_init(&e->snap_lock, NULL);
-    RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret));
+    e->cookies = ike_cookie_new();
     e->tenants = ike_tenants_new(deps->master_key);
     e->snap_wake = evl_async_new(e->loop, on_snapshot, e);
     e->auth_wake = evl_async_new(e->loop, on_auth, e);
     struct auth_pool_cfg acfg = {0};
     e->auth = e->auth_wake ? auth_pool_new(&acfg, e->auth_wake) : NULL;
-    if (!e->tenants || !e->snap_wake || !e->auth) {
+    if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth) {
         snprintf(err, errlen, "cannot start the IKE engine (auth threads)");
         ike_engine_free(e);
         return NULL;
@@ -226,6 +227,7 @@ void ike_engine_free(struct ike_engine *e)
         e->pools = n;
     }
     ike_peer_counts_free(e);
+    ike_cookie_free(e->cookies);
     pthread_mutex_destroy(&e->snap_lock);
     free(e);
 }

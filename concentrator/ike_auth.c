@@ -15,6 +15,7 @@
 #include "auth/auth_pool.h"
 #include "auth/x509.h"
 #include "concentrator/config.h"
+#include "concentrator/ike_auth_calc.h"
 #include "concentrator/ike_engine.h"
 #include "concentrator/ike_names.h"
 #include "concentrator/ike_prf.h"
@@ -22,7 +23,6 @@
 #include "concentrator/ike_tenant.h"
 
 #define INNER_MAX 16384
-static const char key_pad[] = "Key Pad for IKEv2";
 
 /* ---- identities ---- */
 
@@ -148,47 +148,24 @@ static void respond(struct ikesa *sa, uint32_t msg_id, struct ike_builder *b)
     ike_send_response(sa, IKE_EXCH_AUTH, msg_id, b->w.p, n, b->first);
 }
 
-/* ---- AUTH octets (RFC 7296 2.15) ---- */
+/* ---- AUTH (RFC 7296 2.15, 2.16) ---- */
 
-/* prf(SK_px, ID') for the initiator (SK_pi, IDi) or us (SK_pr, IDr). */
-static int maced_id(struct ikesa *sa, bool initiator, uint8_t *out)
+/* What a side's AUTH covers: its IKE_SA_INIT message, the other side's
+ * nonce, and prf(SK_p, ID'). */
+static struct ike_auth_input auth_input(const struct ikesa *sa, bool initiator)
 {
-    struct ike_chunk c = {initiator ? sa->idi_body : sa->idr_body,
-                          initiator ? sa->idi_body_len : sa->idr_body_len};
-    return ike_prf_oneshot(sa->xf.prf, initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
-                           sa->keys.prf_len, &c, 1, out);
-}
-
-/* The octets a side signs: its IKE_SA_INIT message | the other's nonce |
- * prf(SK_p, ID'). Writes into out (cap bytes); returns the length or 0. */
-static size_t signed_octets(struct ikesa *sa, bool initiator, uint8_t *out, size_t cap)
-{
-    const uint8_t *msg = initiator ? sa->init_req : sa->init_resp;
-    size_t msg_len = initiator ? sa->init_req_len : sa->init_resp_len;
-    const uint8_t *nonce = initiator ? sa->nr : sa->ni;
-    size_t nonce_len = initiator ? sa->nr_len : sa->ni_len;
-    size_t need = msg_len + nonce_len + sa->keys.prf_len;
-    if (need > cap)
-        return 0;
-    memcpy(out, msg, msg_len);
-    memcpy(out + msg_len, nonce, nonce_len);
-    if (maced_id(sa, initiator, out + msg_len + nonce_len) < 0)
-        return 0;
-    return need;
-}
-
-/* AUTH = prf(prf(key, "Key Pad for IKEv2"), octets) for shared-key MIC. */
-static int psk_auth(struct ikesa *sa, const uint8_t *key, size_t key_len, const uint8_t *octets,
-                    size_t len, uint8_t *out)
-{
-    uint8_t padkey[IKE_ALG_PRF_MAX];
-    struct ike_chunk pad = {key_pad, sizeof(key_pad) - 1};
-    if (ike_prf_oneshot(sa->xf.prf, key, key_len, &pad, 1, padkey) < 0)
-        return -1;
-    struct ike_chunk c = {octets, len};
-    int rc = ike_prf_oneshot(sa->xf.prf, padkey, sa->keys.prf_len, &c, 1, out);
-    OPENSSL_cleanse(padkey, sizeof(padkey));
-    return rc;
+    struct ike_auth_input in = {
+        .prf = sa->xf.prf,
+        .sk_p = initiator ? sa->keys.sk_pi : sa->keys.sk_pr,
+        .sk_p_len = sa->keys.prf_len,
+        .real_msg = initiator ? sa->init_req : sa->init_resp,
+        .real_msg_len = initiator ? sa->init_req_len : sa->init_resp_len,
+        .nonce = initiator ? sa->nr : sa->ni,
+        .nonce_len = initiator ? sa->nr_len : sa->ni_len,
+        .id = initiator ? sa->idi_body : sa->idr_body,
+        .id_len = initiator ? sa->idi_body_len : sa->idr_body_len,
+    };
+    return in;
 }
 
 /* The EAP shared key: the MSK, or SK_pi/SK_pr when the method made none. */
@@ -252,17 +229,22 @@ static const char *put_our_auth_sig(struct ikesa *sa, const struct tenant_crypto
     for (size_t i = 0; i < tc->n_chain; i++)
         ike_put_cert(b, IKE_PL_CERT, IKE_CERT_X509_SIGNATURE, tc->chain_der[i],
                      tc->chain_der_len[i]);
-    uint8_t octets[4096];
-    size_t n = signed_octets(sa, false, octets, sizeof(octets));
-    if (!n)
+    struct ike_auth_input ai = auth_input(sa, false);
+    uint8_t *octets = NULL;
+    size_t n = 0;
+    if (ike_auth_octets(&ai, &octets, &n) < 0)
         return "cannot compute the signed octets";
     enum x509_auth_method method;
     enum x509_hash hash;
-    if (x509_pick_method(tc->key, sa->peer_hashes, &method, &hash) < 0)
-        return "no signature method fits the server key";
     struct x509_buf sig = {0};
     char err[X509_ERR_MAX];
-    if (x509_sign(tc->key, method, hash, octets, n, &sig, err, sizeof(err)) < 0)
+    int rc = x509_pick_method(tc->key, sa->peer_hashes, &method, &hash) < 0
+                 ? -2
+                 : x509_sign(tc->key, method, hash, octets, n, &sig, err, sizeof(err));
+    ike_auth_octets_free(octets, n);
+    if (rc == -2)
+        return "no signature method fits the server key";
+    if (rc < 0)
         return "signing failed";
     ike_put_auth(b, (uint8_t)method, sig.data, sig.len);
     x509_buf_free(&sig);
@@ -606,14 +588,12 @@ static void eap_final(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
              "expected the client's AUTH (shared key MIC) after EAP");
         return;
     }
-    uint8_t octets[4096], want[IKE_ALG_PRF_MAX];
     const uint8_t *key;
     size_t key_len;
-    size_t n = signed_octets(sa, true, octets, sizeof(octets));
     eap_key(sa, true, &key, &key_len);
-    if (!n || psk_auth(sa, key, key_len, octets, n, want) < 0 ||
-        auth->u.auth.data.len != sa->keys.prf_len ||
-        !ike_ct_equal(want, auth->u.auth.data.p, sa->keys.prf_len)) {
+    struct ike_auth_input ai = auth_input(sa, true);
+    if (!ike_auth_shared_key_verify(&ai, key, key_len, auth->u.auth.data.p,
+                                    auth->u.auth.data.len)) {
         fail(sa, msg_id, IKE_N_AUTHENTICATION_FAILED,
              "the client's AUTH does not match the EAP session key");
         return;
@@ -622,13 +602,14 @@ static void eap_final(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     struct ike_builder b;
     ike_build_init_inner(&b, inner, sizeof(inner));
     uint8_t mine[IKE_ALG_PRF_MAX];
-    n = signed_octets(sa, false, octets, sizeof(octets));
+    size_t mine_len = 0;
     eap_key(sa, false, &key, &key_len);
-    if (!n || psk_auth(sa, key, key_len, octets, n, mine) < 0) {
+    ai = auth_input(sa, false);
+    if (ike_auth_shared_key_mic(&ai, key, key_len, mine, &mine_len) < 0) {
         fail(sa, msg_id, IKE_N_AUTHENTICATION_FAILED, "cannot compute our AUTH");
         return;
     }
-    ike_put_auth(&b, IKE_AUTH_SHARED_KEY_MIC, mine, sa->keys.prf_len);
+    ike_put_auth(&b, IKE_AUTH_SHARED_KEY_MIC, mine, mine_len);
     char why[256];
     uint16_t err = put_child(sa, &b, why, sizeof(why));
     if (err) {
@@ -713,13 +694,17 @@ static void cert_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
         no = "the certificate does not prove the identity the client claims";
     if (!no)
         no = bind_user(sa, sa->peer_id, true);
-    uint8_t octets[4096];
-    size_t n = no ? 0 : signed_octets(sa, true, octets, sizeof(octets));
     char err[X509_ERR_MAX] = "";
-    if (!no && (!n || !x509_verify_sig(cert, (enum x509_auth_method)auth->u.auth.method,
-                                       auth->u.auth.data.p, auth->u.auth.data.len, octets, n, err,
-                                       sizeof(err))))
-        no = "the client's AUTH signature does not verify";
+    if (!no) {
+        struct ike_auth_input ai = auth_input(sa, true);
+        uint8_t *octets = NULL;
+        size_t n = 0;
+        if (ike_auth_octets(&ai, &octets, &n) < 0 ||
+            !x509_verify_sig(cert, (enum x509_auth_method)auth->u.auth.method, auth->u.auth.data.p,
+                             auth->u.auth.data.len, octets, n, err, sizeof(err)))
+            no = "the client's AUTH signature does not verify";
+        ike_auth_octets_free(octets, n);
+    }
     X509_free(cert);
     if (no) {
         fail(sa, msg_id, IKE_N_AUTHENTICATION_FAILED, "%s%s%s", no, err[0] ? ": " : "", err);

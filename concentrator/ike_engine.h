@@ -29,6 +29,7 @@ struct evl_async;
 struct ike_sk_ctx;
 struct peer_count;
 struct ike_tenants;
+struct ike_cookie_ctx;
 
 enum ikesa_state {
     IKESA_HALF_OPEN = 0, /* IKE_SA_INIT answered, waiting for IKE_AUTH */
@@ -187,8 +188,7 @@ struct ike_engine {
     struct peer_count *peer_counts[IKE_SA_BUCKETS];
     size_t n_sas, n_half_open;
 
-    uint8_t cookie_secret[32], cookie_secret_old[32];
-    uint8_t cookie_version;
+    struct ike_cookie_ctx *cookies;
     int64_t cookie_rotated_at;
 
     struct tenant_pools *pools;

@@ -9,6 +9,7 @@
 
 #include "concentrator/config.h"
 #include "concentrator/event.h"
+#include "concentrator/ike_auth_calc.h"
 #include "concentrator/ike_crypto.h"
 #include "concentrator/ike_dh.h"
 #include "concentrator/ike_engine.h"
@@ -16,7 +17,6 @@
 #include "concentrator/ike_rules.h"
 
 #define NONCE_LEN       32
-#define COOKIE_HASH_LEN 16
 #define COOKIE_ROTATE_S 300
 
 /* A log line about a request that has no IKE SA yet, rate-limited per
@@ -43,78 +43,42 @@ static void peer_log(const struct ike_path *path, enum log_level lvl, const char
     va_end(ap);
 }
 
-/* SHA-1(SPIi | SPIr | IP | port), RFC 7296 2.23. */
-static void natd_hash(uint64_t spi_i, uint64_t spi_r, const struct sockaddr_storage *ss,
-                      uint8_t out[20])
+static void spi_bytes(uint64_t spi, uint8_t out[8])
 {
-    uint8_t buf[8 + 8 + 16 + 2];
-    struct wr w = wr_init(buf, sizeof(buf));
-    wr_u64(&w, spi_i);
-    wr_u64(&w, spi_r);
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-        wr_bytes(&w, &s->sin_addr, 4);
-    } else {
-        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
-        wr_bytes(&w, &s->sin6_addr, 16);
-    }
-    wr_u16(&w, ike_addr_port(ss));
-    unsigned int n = 20;
-    EVP_Digest(buf, w.len, out, &n, EVP_sha1(), NULL);
+    struct wr w = wr_init(out, 8);
+    wr_u64(&w, spi);
 }
 
-static void cookie_calc(const uint8_t secret[32], uint8_t version, const struct ike_data *ni,
-                        const struct sockaddr_storage *peer, uint64_t spi_i,
-                        uint8_t out[1 + COOKIE_HASH_LEN])
+/* NAT_DETECTION hash of an address as seen with these SPIs (RFC 7296 2.23). */
+static void natd(uint64_t spi_i, uint64_t spi_r, const struct sockaddr_storage *ss,
+                 uint8_t out[IKE_NATD_LEN])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    uint8_t h[EVP_MAX_MD_SIZE];
-    unsigned int hl = 0;
-    uint8_t spi[8];
-    struct wr w = wr_init(spi, sizeof(spi));
-    wr_u64(&w, spi_i);
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, ni->p, ni->len);
-    if (peer->ss_family == AF_INET)
-        EVP_DigestUpdate(ctx, &((const struct sockaddr_in *)peer)->sin_addr, 4);
-    else
-        EVP_DigestUpdate(ctx, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-    EVP_DigestUpdate(ctx, spi, sizeof(spi));
-    EVP_DigestUpdate(ctx, secret, 32);
-    EVP_DigestFinal_ex(ctx, h, &hl);
-    EVP_MD_CTX_free(ctx);
-    out[0] = version;
-    memcpy(out + 1, h, COOKIE_HASH_LEN);
+    uint8_t a[8], b[8];
+    spi_bytes(spi_i, a);
+    spi_bytes(spi_r, b);
+    ike_natd_hash(a, b, (const struct sockaddr *)ss, out);
 }
 
+/* Cookies (RFC 7296 2.6): the secret rotates every COOKIE_ROTATE_S while
+ * cookies are in use; one made before a rotation stays valid after it. */
 static void cookie_rotate(struct ike_engine *e)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     if (e->cookie_rotated_at && ts.tv_sec - e->cookie_rotated_at < COOKIE_ROTATE_S)
         return;
-    memcpy(e->cookie_secret_old, e->cookie_secret, 32);
-    RAND_bytes(e->cookie_secret, 32);
-    e->cookie_version++;
+    ike_cookie_rotate(e->cookies);
     e->cookie_rotated_at = ts.tv_sec;
 }
 
-/* True if the request carries a valid cookie (RFC 7296 2.6). */
 static bool cookie_ok(struct ike_engine *e, const struct ike_msg *m, const struct ike_data *ni,
                       const struct ike_path *path)
 {
     const struct ike_notify *n = ike_msg_find_notify(m, IKE_N_COOKIE);
-    if (!n || n->data.len != 1 + COOKIE_HASH_LEN)
-        return false;
-    uint8_t want[1 + COOKIE_HASH_LEN];
-    const uint8_t *secret = n->data.p[0] == e->cookie_version ? e->cookie_secret
-                            : n->data.p[0] == (uint8_t)(e->cookie_version - 1)
-                                ? e->cookie_secret_old
-                                : NULL;
-    if (!secret)
-        return false;
-    cookie_calc(secret, n->data.p[0], ni, &path->peer, m->hdr.spi_i, want);
-    return CRYPTO_memcmp(want, n->data.p, sizeof(want)) == 0;
+    uint8_t spii[8];
+    spi_bytes(m->hdr.spi_i, spii);
+    return n && ike_cookie_check(e->cookies, n->data.p, n->data.len, ni->p, ni->len,
+                                 (const struct sockaddr *)&path->peer, spii);
 }
 
 /* The IKE proposals the gateway accepts before it knows the tenant: the
@@ -262,9 +226,11 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     if (e->n_half_open >= e->cfg->cookie_threshold) {
         cookie_rotate(e);
         if (!cookie_ok(e, m, ni, path)) {
-            uint8_t cookie[1 + COOKIE_HASH_LEN];
-            cookie_calc(e->cookie_secret, e->cookie_version, ni, &path->peer, m->hdr.spi_i, cookie);
-            ike_send_plain_notify(e, &m->hdr, path, IKE_N_COOKIE, cookie, sizeof(cookie));
+            uint8_t cookie[IKE_COOKIE_LEN], spii[8];
+            spi_bytes(m->hdr.spi_i, spii);
+            if (ike_cookie_make(e->cookies, ni->p, ni->len, (const struct sockaddr *)&path->peer,
+                                spii, cookie) == 0)
+                ike_send_plain_notify(e, &m->hdr, path, IKE_N_COOKIE, cookie, sizeof(cookie));
             return;
         }
     }
@@ -340,8 +306,8 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     const struct ike_notify *nsrc = ike_msg_find_notify(m, IKE_N_NAT_DETECTION_SOURCE_IP);
     const struct ike_notify *ndst = ike_msg_find_notify(m, IKE_N_NAT_DETECTION_DESTINATION_IP);
     if (nsrc && ndst) {
-        uint8_t h[20];
-        natd_hash(sa->spi_i, 0, &path->peer, h);
+        uint8_t h[IKE_NATD_LEN];
+        natd(sa->spi_i, 0, &path->peer, h);
         sa->nat_peer = true;
         for (size_t from = 0;;) {
             const struct ike_payload *p = ike_msg_find(m, IKE_PL_NOTIFY, &from);
@@ -351,7 +317,7 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
                 memcmp(p->u.notify.data.p, h, 20) == 0)
                 sa->nat_peer = false;
         }
-        natd_hash(sa->spi_i, 0, &path->local, h);
+        natd(sa->spi_i, 0, &path->local, h);
         sa->nat_local = ndst->data.len != 20 || memcmp(ndst->data.p, h, 20) != 0;
     }
     sa->peer_frag = ike_msg_find_notify(m, IKE_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
@@ -387,9 +353,9 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     put_chosen_sa(&b, &c);
     ike_put_ke(&b, c.dh, pub, pub_len);
     ike_put_nonce(&b, sa->nr, sa->nr_len);
-    uint8_t hs[20], hd[20];
-    natd_hash(sa->spi_i, sa->spi_r, &path->local, hs);
-    natd_hash(sa->spi_i, sa->spi_r, &path->peer, hd);
+    uint8_t hs[IKE_NATD_LEN], hd[IKE_NATD_LEN];
+    natd(sa->spi_i, sa->spi_r, &path->local, hs);
+    natd(sa->spi_i, sa->spi_r, &path->peer, hd);
     ike_put_notify(&b, IKE_PROTO_NONE, IKE_N_NAT_DETECTION_SOURCE_IP, NULL, 0, hs, 20);
     ike_put_notify(&b, IKE_PROTO_NONE, IKE_N_NAT_DETECTION_DESTINATION_IP, NULL, 0, hd, 20);
     /* An empty CERTREQ: clients with certificates send theirs without
