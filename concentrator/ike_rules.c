@@ -336,7 +336,7 @@ static enum ike_rule_violation check_list(const struct rule *r, const struct ike
 enum ike_rule_violation ike_check_rules(const struct ike_msg *outer, const struct ike_msg *inner,
                                         enum ike_stage stage, struct ike_rule_err *err)
 {
-    struct ike_rule_err dummy;
+    struct ike_rule_err dummy = {0};
     struct ike_rule_err *e = err ? err : &dummy;
     memset(e, 0, sizeof(*e));
     if (!outer->has_hdr)
