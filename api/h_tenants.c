@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/certs.h"
 #include "api/check.h"
 #include "api/conn.h"
 #include "api/resource.h"
@@ -186,6 +187,14 @@ static int save(struct api_ctx *c, sqlite3_int64 rowid, json_object *doc, json_o
         save_list(c, doc, "realms", "DELETE FROM realms WHERE tenant_id = ?",
                   "INSERT INTO realms (tenant_id, realm) VALUES (?, ?)") < 0)
         return -1;
+    if (!old) {
+        json_object *name = NULL, *kt = NULL;
+        json_object_object_get_ex(doc, "name", &name);
+        json_object_object_get_ex(doc, "ca_key_type", &kt);
+        if (api_ca_create(c->req, c->tenant, json_object_get_string(name),
+                          kt ? json_object_get_string(kt) : "ecdsa-p256", c->p) < 0)
+            return -1;
+    }
     json_object *dp = NULL;
     if (!old && json_object_object_get_ex(doc, "default_policy", &dp) && dp) {
         /* A new tenant gets its default policy, with the safe defaults. */

@@ -96,6 +96,8 @@ static int check_string(const struct api_field *f, const char *path, json_object
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (f->flags & AF_MULTILINE && (c == '\n' || c == '\r' || c == '\t'))
+            continue;
         if (c < 0x20 || c == 0x7f) {
             api_problem_set(p, 400, path, "%s: %s holds a control character", path, what);
             return -1;

@@ -24,6 +24,7 @@ enum api_ftype { AT_STRING, AT_INT, AT_BOOL, AT_STRLIST, AT_OBJECT, AT_TIME };
 #define AF_SECRET     0x08u /* write-only: never returned; "***" in the audit log */
 #define AF_NULLABLE   0x10u /* null is a value (stored as NULL) */
 #define AF_CREATEONLY 0x20u /* accepted on create only, not stored as a column */
+#define AF_MULTILINE  0x40u /* may hold newlines and tabs (PEM text) */
 
 /* Returns NULL if s is acceptable, else a short reason ("is not a CIDR"). */
 typedef const char *(*api_check_fn)(const char *s);

@@ -1,6 +1,7 @@
 /* The route table of /api/v1 (the contract is openapi.yaml). */
 #include <stdatomic.h>
 
+#include "api/certs.h"
 #include "api/handlers.h"
 #include "api/problem.h"
 #include "api/resource.h"
@@ -79,6 +80,15 @@ const struct api_route api_routes[] = {
     CRUD(users, T "/users", T "/users/{name}"),
     CRUD(groups, T "/groups", T "/groups/{name}"),
     CRUD(radius, T "/radius-servers", T "/radius-servers/{name}"),
+    {API_GET, T "/ca", api_h_ca_get, 0},
+    {API_GET, T "/ca.pem", api_h_ca_pem, 0},
+    {API_GET, T "/crl", api_h_crl, 0},
+    {API_GET, T "/certificates", api_h_certs_list, 0},
+    {API_POST, T "/certificates/server", api_h_cert_server, 0},
+    {API_POST, T "/certificates/upload", api_h_cert_upload, 0},
+    {API_POST, T "/certificates/client", api_h_cert_client, 0},
+    {API_GET, T "/certificates/{id}", api_h_cert_get, 0},
+    {API_POST, T "/certificates/{id}/revoke", api_h_cert_revoke, 0},
     {API_GET, "/api/v1/tokens", api_h_tokens_list, 0},
     {API_POST, "/api/v1/tokens", api_h_tokens_create, 0},
     {API_GET, "/api/v1/tokens/{id}", api_h_tokens_get, 0},
@@ -97,9 +107,19 @@ bool api_body_spec(size_t i, const char **name, const struct api_field **fields)
         *fields = res[i]->fields;
         return true;
     }
-    if (i == n) {
-        *name = "token";
-        *fields = api_token_fields;
+    static const struct {
+        const char *name;
+        const struct api_field *fields;
+    } more[] = {
+        {"token", api_token_fields},
+        {"server certificate", api_cert_server_fields},
+        {"uploaded certificate", api_cert_upload_fields},
+        {"client certificate", api_cert_client_fields},
+        {"revocation", api_cert_revoke_fields},
+    };
+    if (i - n < sizeof(more) / sizeof(more[0])) {
+        *name = more[i - n].name;
+        *fields = more[i - n].fields;
         return true;
     }
     return false;

@@ -47,8 +47,8 @@ def route_table():
     src = (REPO / "api" / "routes.c").read_text()
     t = re.search(r'#define T "([^"]+)"', src).group(1)
     routes = set()
-    for m in re.finditer(r'\{API_(GET|POST|PATCH|DELETE), "([^"]+)"', src):
-        routes.add((m.group(1), m.group(2)))
+    for m in re.finditer(r'\{API_(GET|POST|PATCH|DELETE), (T )?"([^"]+)"', src):
+        routes.add((m.group(1), (t if m.group(2) else "") + m.group(3)))
     table = src[src.index("api_routes[] = {"):]
     for m in re.finditer(r"CRUD\((\w+), ([^,]+), ([^)]+)\)", table):
         def expand(arg):  # T "/x" -> the concatenation, as the C preprocessor does
