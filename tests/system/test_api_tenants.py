@@ -220,9 +220,11 @@ def test_audit_log_records_each_change_with_secrets_redacted(ops):
 
 
 def test_changes_reach_the_daemon_and_sessions_are_ended(ops):
-    make_customer(ops, "acme")
     d = ops.daemon
-    d.wait_log(r"configuration of tenant acme changed")
+    mark = d.log_size()
+    make_customer(ops, "acme")
+    # The IKE thread's tenant snapshot is rebuilt without a restart.
+    d.wait_log(r"configuration snapshot \d+ in use \(1 tenants?\)", start=mark)
     mark = d.log_size()
     ops.must("PATCH", f"{T}/acme/users/alice", {"enabled": False})
     d.wait_log(r"end the sessions of alice in tenant acme", start=mark)
@@ -230,5 +232,6 @@ def test_changes_reach_the_daemon_and_sessions_are_ended(ops):
     d.wait_log(r"end the sessions of bob in tenant acme", start=mark)
     ops.must("DELETE", f"{T}/acme", status=204)
     d.wait_log(r"end the sessions of every user of tenant acme", start=mark)
+    d.wait_log(r"configuration snapshot \d+ in use \(0 tenants\)", start=mark)
     assert ops.get(f"{T}/acme").status == 404
     assert d.query("SELECT count(*) FROM users") == [(0,)]
