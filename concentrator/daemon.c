@@ -15,6 +15,7 @@
 #include "auth/seal.h"
 #include "concentrator/event.h"
 #include "concentrator/ike.h"
+#include "concentrator/registry.h"
 #include "concentrator/snapshot.h"
 #include "concentrator/snapshot_loader.h"
 #include "concentrator/log.h"
@@ -71,9 +72,9 @@ struct daemon {
     struct snapshot_loader *loader;
 };
 
-/* The API's hooks into the daemon. A configuration change rebuilds the IKE
- * thread's tenant snapshot; until the session registry exists, the session
- * hooks log what the daemon will do. */
+/* The API's hooks into the daemon: a configuration change rebuilds the IKE
+ * thread's tenant snapshot; sessions are counted in the registry and ended
+ * by the IKE thread. */
 static void api_config_changed(void *arg, const char *tenant)
 {
     struct daemon *d = arg;
@@ -84,16 +85,17 @@ static void api_config_changed(void *arg, const char *tenant)
 
 static int api_sessions_of_tenant(void *arg, const char *tenant)
 {
-    (void)arg;
-    (void)tenant;
-    return 0; /* no session registry yet */
+    struct daemon *d = arg;
+    return d->ike ? (int)registry_count(ike_engine_registry(d->ike), tenant) : 0;
 }
 
 static void api_terminate_sessions(void *arg, const char *tenant, const char *username)
 {
-    (void)arg;
-    log_info("daemon", "end the sessions of %s%s%s requested", username ? username : "every user",
-             username ? " in tenant " : " of tenant ", tenant);
+    struct daemon *d = arg;
+    if (d->ike)
+        ike_engine_terminate(d->ike, NULL, tenant, username,
+                             username ? "the user was disabled or deleted"
+                                      : "the tenant was disabled or deleted");
 }
 
 static void snapshot_to_ike(void *arg, struct snapshot *s)

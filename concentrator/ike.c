@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth/auth_pool.h"
@@ -15,6 +16,7 @@
 #include "concentrator/ike_engine.h"
 #include "concentrator/ike_names.h"
 #include "concentrator/ike_tenant.h"
+#include "concentrator/registry.h"
 
 static void rate_log(const struct ike_path *path, const char *what)
 {
@@ -169,6 +171,78 @@ static void on_auth(struct evl_async *a, void *arg)
     auth_pool_drain(e->auth, auth_done, e);
 }
 
+/* Commands from other threads, run on the IKE thread. */
+struct ike_cmd {
+    struct ike_cmd *next;
+    char id[REG_ID_LEN];
+    char tenant[64];
+    char username[128];
+    bool has_user;
+    char why[128];
+};
+
+struct registry *ike_engine_registry(struct ike_engine *e)
+{
+    return e->registry;
+}
+
+void ike_engine_terminate(struct ike_engine *e, const char *session_id, const char *tenant,
+                          const char *username, const char *why)
+{
+    struct ike_cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    snprintf(c->id, sizeof(c->id), "%s", session_id ? session_id : "");
+    snprintf(c->tenant, sizeof(c->tenant), "%s", tenant ? tenant : "");
+    if (username) {
+        c->has_user = true;
+        snprintf(c->username, sizeof(c->username), "%s", username);
+    }
+    snprintf(c->why, sizeof(c->why), "%s", why ? why : "ended by the operator");
+    pthread_mutex_lock(&e->cmd_lock);
+    c->next = e->cmds;
+    e->cmds = c;
+    pthread_mutex_unlock(&e->cmd_lock);
+    evl_async_send(e->cmd_wake);
+}
+
+static bool cmd_matches(const struct ike_cmd *c, const struct ikesa *sa)
+{
+    if (c->id[0])
+        return strcmp(c->id, sa->id) == 0;
+    if (!sa->tenant || strcmp(c->tenant, sa->tenant->id) != 0)
+        return false;
+    if (!c->has_user)
+        return true;
+    const char *who = sa->eap_identity[0] ? sa->eap_identity : sa->peer_id;
+    return strcasecmp(who, c->username) == 0 ||
+           (sa->user && strcasecmp(sa->user->username, c->username) == 0);
+}
+
+static void on_cmd(struct evl_async *a, void *arg)
+{
+    (void)a;
+    struct ike_engine *e = arg;
+    pthread_mutex_lock(&e->cmd_lock);
+    struct ike_cmd *list = e->cmds;
+    e->cmds = NULL;
+    pthread_mutex_unlock(&e->cmd_lock);
+    while (list) {
+        struct ike_cmd *c = list;
+        list = c->next;
+        for (size_t b = 0; b < IKE_SA_BUCKETS; b++) {
+            struct ikesa *sa = e->table[b];
+            while (sa) {
+                struct ikesa *next = sa->hnext;
+                if (sa->state != IKESA_DELETING && cmd_matches(c, sa))
+                    ikesa_terminate(sa, c->why);
+                sa = next;
+            }
+        }
+        free(c);
+    }
+}
+
 struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err, size_t errlen)
 {
     struct ike_engine *e = calloc(1, sizeof(*e));
@@ -180,13 +254,16 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
     e->cfg = deps->cfg;
     e->loop = deps->loop;
     pthread_mutex_init(&e->snap_lock, NULL);
+    pthread_mutex_init(&e->cmd_lock, NULL);
+    e->registry = registry_new();
+    e->cmd_wake = evl_async_new(e->loop, on_cmd, e);
     e->cookies = ike_cookie_new();
     e->tenants = ike_tenants_new(deps->master_key);
     e->snap_wake = evl_async_new(e->loop, on_snapshot, e);
     e->auth_wake = evl_async_new(e->loop, on_auth, e);
     struct auth_pool_cfg acfg = {0};
     e->auth = e->auth_wake ? auth_pool_new(&acfg, e->auth_wake) : NULL;
-    if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth) {
+    if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth || !e->registry || !e->cmd_wake) {
         snprintf(err, errlen, "cannot start the IKE engine (auth threads)");
         ike_engine_free(e);
         return NULL;
@@ -215,6 +292,14 @@ void ike_engine_free(struct ike_engine *e)
     ike_net_close(e->net);
     evl_async_free(e->snap_wake);
     evl_async_free(e->auth_wake);
+    evl_async_free(e->cmd_wake);
+    while (e->cmds) {
+        struct ike_cmd *n = e->cmds->next;
+        free(e->cmds);
+        e->cmds = n;
+    }
+    registry_free(e->registry);
+    pthread_mutex_destroy(&e->cmd_lock);
     snapshot_unref(e->snap);
     snapshot_unref(e->posted);
     ike_tenants_free(e->tenants);

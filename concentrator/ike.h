@@ -36,6 +36,16 @@ void ike_engine_free(struct ike_engine *e);
  * they were resolved in. */
 void ike_engine_post_snapshot(struct ike_engine *e, struct snapshot *s);
 
+struct registry;
+/* The live sessions, for the API and metrics (any thread may read it). */
+struct registry *ike_engine_registry(struct ike_engine *e);
+
+/* Ends sessions (any thread): the one with session_id, or every session of
+ * tenant (of username, when not NULL). The client gets an IKE Delete, its
+ * CHILD_SAs and addresses are released at once; why is logged. */
+void ike_engine_terminate(struct ike_engine *e, const char *session_id, const char *tenant,
+                          const char *username, const char *why);
+
 /* Ports actually bound (tests bind port 0). */
 uint16_t ike_engine_port(const struct ike_engine *e, bool natt);
 

@@ -339,6 +339,7 @@ static void established(struct ikesa *sa)
     sa->established_at = ts.tv_sec;
     ikesa_set_state(sa, IKESA_ESTABLISHED);
     sa->eng->stats.established++;
+    ikesa_publish(sa);
     char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
     if (sa->has_vip4)
         pool_addr_str(&sa->vip4, v4, sizeof(v4));

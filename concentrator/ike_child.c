@@ -85,8 +85,8 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
 
     struct esp_sa_params p;
     memset(&p, 0, sizeof(p));
-    struct ike_narrowed nts;
-    if (ike_cfg_narrow_ts(sa, tsi, tsr, &nts, &p) < 0) {
+    struct ike_narrowed *nts = &sa->child.ts;
+    if (ike_cfg_narrow_ts(sa, tsi, tsr, nts, &p) < 0) {
         ikesa_log(sa, LOG_LVL_NOTICE,
                   "the client's traffic selectors do not include its virtual "
                   "address or any of the policy's routes");
@@ -156,8 +156,8 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
                                 .transforms = t,
                                 .n_transforms = nt};
     ike_put_sa(b, &prop, 1);
-    ike_put_ts(b, IKE_PL_TSI, nts.tsi, nts.n_tsi);
-    ike_put_ts(b, IKE_PL_TSR, nts.tsr, nts.n_tsr);
+    ike_put_ts(b, IKE_PL_TSI, nts->tsi, nts->n_tsi);
+    ike_put_ts(b, IKE_PL_TSR, nts->tsr, nts->n_tsr);
     ikesa_log(sa, LOG_LVL_DEBUG, "CHILD_SA %08x/%08x %s%s", p.spi_in, p.spi_out, sa->child.alg_text,
               sa->child.installed ? "" : " (no data plane: recorded only)");
     return 0;
@@ -165,7 +165,17 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
 
 void ike_child_delete(struct ikesa *sa)
 {
-    if (sa->child.installed && sa->eng->deps.sadb)
-        esp_sadb_delete(sa->eng->deps.sadb, sa->child.spi_in);
+    struct esp_sadb *db = sa->eng->deps.sadb;
+    if (sa->child.installed && db) {
+        /* Keep its traffic in the session's totals. */
+        struct esp_sa_stats st;
+        if (esp_sadb_sa_stats(db, sa->child.spi_in, &st) == 0) {
+            sa->child_base.bytes_in += st.bytes_in;
+            sa->child_base.bytes_out += st.bytes_out;
+            sa->child_base.packets_in += st.packets_in;
+            sa->child_base.packets_out += st.packets_out;
+        }
+        esp_sadb_delete(db, sa->child.spi_in);
+    }
     sa->child.installed = false;
 }

@@ -20,6 +20,7 @@
 #include "concentrator/ike_proposal.h"
 #include "concentrator/log.h"
 #include "concentrator/pool.h"
+#include "concentrator/registry.h"
 #include "concentrator/snapshot.h"
 
 struct auth_pool;
@@ -30,6 +31,8 @@ struct ike_sk_ctx;
 struct peer_count;
 struct ike_tenants;
 struct ike_cookie_ctx;
+struct ike_cmd;
+struct registry;
 
 enum ikesa_state {
     IKESA_HALF_OPEN = 0, /* IKE_SA_INIT answered, waiting for IKE_AUTH */
@@ -69,12 +72,23 @@ struct ike_reasm { /* RFC 7383 reassembly of one request */
     size_t have, bytes;
 };
 
+/* The traffic selectors of a CHILD_SA after narrowing (RFC 7296 2.9). */
+#define IKE_CFG_MAX_TS 16
+struct ike_narrowed {
+    struct ike_ts tsi[IKE_CFG_MAX_TS], tsr[IKE_CFG_MAX_TS];
+    size_t n_tsi, n_tsr;
+    uint8_t addr[IKE_CFG_MAX_TS * 4][16]; /* storage the ts point into */
+    size_t n_addr;
+};
+
 struct ike_child {
     bool installed;
     uint32_t spi_in, spi_out;
     struct ike_choice alg;
     char alg_text[96];
     int64_t established_at;
+    unsigned rekeys;
+    struct ike_narrowed ts;
 };
 
 struct ikesa {
@@ -152,6 +166,7 @@ struct ikesa {
     bool has_vip4, has_vip6;
     struct pool_addr vip4, vip6;
     struct ike_child child;
+    struct reg_counters child_base; /* traffic of CHILD_SAs that are gone */
 };
 
 /* A pool of one tenant, kept across snapshots so that allocations survive
@@ -183,6 +198,11 @@ struct ike_engine {
     struct auth_pool *auth;
     struct evl_async *auth_wake;
 
+    struct registry *registry;
+    pthread_mutex_t cmd_lock; /* guards cmds */
+    struct ike_cmd *cmds;
+    struct evl_async *cmd_wake;
+
     struct ikesa *table[IKE_SA_BUCKETS];      /* by spi_r */
     struct ikesa *half_table[IKE_SA_BUCKETS]; /* by spi_i ^ peer */
     struct peer_count *peer_counts[IKE_SA_BUCKETS];
@@ -212,6 +232,11 @@ void ike_peer_counts_free(struct ike_engine *e);
 void ikesa_set_state(struct ikesa *sa, enum ikesa_state st);
 /* Removes it from the tables, releases addresses and the CHILD_SA, frees. */
 void ikesa_destroy(struct ikesa *sa, const char *why);
+/* Ends an established SA from our side: Delete sent (retransmitted until
+ * answered or given up), CHILD_SA and addresses released at once. */
+void ikesa_terminate(struct ikesa *sa, const char *why);
+/* Publishes the SA in the session registry (after a change). */
+void ikesa_publish(struct ikesa *sa);
 /* Log context of an SA. */
 struct log_ctx ikesa_log_ctx(const struct ikesa *sa);
 void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)
@@ -257,14 +282,6 @@ int ike_cfg_assign(struct ikesa *sa, bool want4, bool want6, char *why, size_t w
 void ike_cfg_release(struct ikesa *sa);
 /* Writes the CFG_REPLY for the addresses, DNS and split routes. */
 enum ike_err ike_cfg_put_reply(struct ikesa *sa, struct ike_builder *b);
-/* The traffic selectors of a CHILD_SA after narrowing (RFC 7296 2.9). */
-#define IKE_CFG_MAX_TS 16
-struct ike_narrowed {
-    struct ike_ts tsi[IKE_CFG_MAX_TS], tsr[IKE_CFG_MAX_TS];
-    size_t n_tsi, n_tsr;
-    uint8_t addr[IKE_CFG_MAX_TS * 4][16]; /* storage the ts point into */
-    size_t n_addr;
-};
 struct esp_sa_params;
 /* Narrows the client's TSi to its virtual addresses and its TSr to the
  * policy's routes (all traffic for a full tunnel), and fills the ESP

@@ -34,6 +34,7 @@ void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
                       sa->child.spi_out);
             ike_child_delete(sa);
             sa->child.spi_in = sa->child.spi_out = 0;
+            ikesa_publish(sa);
         }
     }
     size_t n = ike_build_finish(&b);

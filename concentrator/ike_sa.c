@@ -1,5 +1,6 @@
 /* IKE SAs: the tables, the one state-change function, teardown. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include "concentrator/event.h"
 #include "concentrator/ike_crypto.h"
 #include "concentrator/ike_engine.h"
+#include "concentrator/registry.h"
 
 static const char *const state_names[] = {
     [IKESA_HALF_OPEN] = "HALF_OPEN", [IKESA_EAP] = "EAP",
@@ -228,9 +230,101 @@ static void reasm_clear(struct ike_reasm *r)
     r->total = 0;
 }
 
+static void ts_text(const struct ikesa *sa, bool local, char *out, size_t cap)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    const struct ike_narrowed *n = &sa->child.ts;
+    const struct ike_ts *ts = local ? n->tsr : n->tsi;
+    size_t cnt = local ? n->n_tsr : n->n_tsi;
+    for (size_t i = 0; i < cnt && off < cap; i++) {
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        int fam = ts[i].start.len == 4 ? AF_INET : AF_INET6;
+        inet_ntop(fam, ts[i].start.p, a, sizeof(a));
+        inet_ntop(fam, ts[i].end.p, b, sizeof(b));
+        /* Shown as a prefix when it is one (it always is for what we narrow to). */
+        unsigned len = 0;
+        size_t nb = ts[i].start.len;
+        for (size_t k = 0; k < nb * 8; k++) {
+            unsigned bit = 0x80u >> (k % 8);
+            bool s1 = ts[i].start.p[k / 8] & bit, e1 = ts[i].end.p[k / 8] & bit;
+            if (s1 != e1)
+                break;
+            len++;
+        }
+        off += (size_t)snprintf(out + off, cap - off, "%s%s/%u", i ? "," : "", a, len);
+    }
+}
+
+void ikesa_publish(struct ikesa *sa)
+{
+    struct ike_engine *e = sa->eng;
+    if (!e->registry || sa->state != IKESA_ESTABLISHED)
+        return;
+    struct reg_session r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.id, sizeof(r.id), "%s", sa->id);
+    snprintf(r.tenant, sizeof(r.tenant), "%s", sa->tenant ? sa->tenant->id : "");
+    snprintf(r.identity, sizeof(r.identity), "%s",
+             sa->eap_identity[0] ? sa->eap_identity : sa->peer_id);
+    if (sa->user)
+        snprintf(r.username, sizeof(r.username), "%s", sa->user->username);
+    snprintf(r.auth, sizeof(r.auth), "%s", sa->cert_auth ? "certificate" : "eap");
+    char addr[80];
+    ike_addr_str(&sa->path.peer, addr, sizeof(addr));
+    char *br = strchr(addr, '[');
+    if (br)
+        *br = '\0';
+    snprintf(r.client_addr, sizeof(r.client_addr), "%s", addr);
+    r.client_port = ike_addr_port(&sa->path.peer);
+    r.nat = sa->nat_peer || sa->nat_local;
+    if (sa->has_vip4)
+        pool_addr_str(&sa->vip4, r.vip4, sizeof(r.vip4));
+    if (sa->has_vip6)
+        pool_addr_str(&sa->vip6, r.vip6, sizeof(r.vip6));
+    r.established_at = sa->established_at;
+    snprintf(r.ike_alg, sizeof(r.ike_alg), "%s", sa->alg_text);
+    if (sa->child.spi_in) {
+        r.has_child = true;
+        r.child.spi_in = sa->child.spi_in;
+        r.child.spi_out = sa->child.spi_out;
+        snprintf(r.child.alg, sizeof(r.child.alg), "%s", sa->child.alg_text);
+        ts_text(sa, true, r.child.ts_local, sizeof(r.child.ts_local));
+        ts_text(sa, false, r.child.ts_remote, sizeof(r.child.ts_remote));
+        r.child.rekeys = sa->child.rekeys;
+        r.child.established_at = sa->child.established_at;
+    }
+    r.base = sa->child_base;
+    registry_put(e->registry, &r);
+}
+
+void ikesa_terminate(struct ikesa *sa, const char *why)
+{
+    if (sa->state != IKESA_ESTABLISHED) {
+        ikesa_destroy(sa, why);
+        return;
+    }
+    ikesa_log(sa, LOG_LVL_NOTICE, "ending the session of '%s': %s",
+              sa->eap_identity[0] ? sa->eap_identity : sa->peer_id, why);
+    uint8_t inner[64];
+    struct ike_builder b;
+    ike_build_init_inner(&b, inner, sizeof(inner));
+    ike_put_delete(&b, IKE_PROTO_IKE, 0, NULL, 0);
+    size_t n = ike_build_finish(&b);
+    if (sa->eng->registry)
+        registry_remove(sa->eng->registry, sa->id);
+    ike_child_delete(sa);
+    ike_cfg_release(sa);
+    ikesa_set_state(sa, IKESA_DELETING);
+    if (!n || ike_send_request(sa, IKE_EXCH_INFORMATIONAL, inner, n, b.first) < 0)
+        ikesa_destroy(sa, why);
+}
+
 void ikesa_destroy(struct ikesa *sa, const char *why)
 {
     struct ike_engine *e = sa->eng;
+    if (e->registry)
+        registry_remove(e->registry, sa->id);
     if (why)
         ikesa_log(sa, sa->state == IKESA_ESTABLISHED ? LOG_LVL_INFO : LOG_LVL_DEBUG,
                   "IKE_SA %s -> DEAD: %s", ikesa_state_name(sa->state), why);
