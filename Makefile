@@ -7,6 +7,12 @@ SHELL   := /bin/bash
 CC      ?= cc
 BUILD   ?= build
 PYTEST  ?= /usr/bin/python3 -m pytest
+# `make V=1` shows whole command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 WARN    := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Werror
@@ -35,7 +41,8 @@ all: $(BUILD)/isthmusd
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # The migrations are compiled into the binary, so a daemon always carries the
 # schema it was built for and can refuse a database that is newer.
@@ -48,14 +55,16 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 
 $(BUILD)/libisthmus.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/isthmusd: $(BUILD)/concentrator/main.o $(BUILD)/libisthmus.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libisthmus.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
