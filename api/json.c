@@ -2,6 +2,7 @@
 #include "api/json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <strings.h>
@@ -9,10 +10,63 @@
 
 #define MAX_DEPTH 16
 
+/* json-c's strict mode still takes 'single-quoted' strings: refuse a quote
+ * outside a string before parsing. Returns the offset of one, or -1. */
+static long stray_quote(const char *s, size_t len)
+{
+    bool in = false, esc = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in = false;
+        } else if (c == '"') {
+            in = true;
+        } else if (c == '\'') {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* json-c also takes NaN and Infinity, which JSON has not. */
+static bool nonfinite(json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_double:
+        return !isfinite(json_object_get_double(o));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (nonfinite(json_object_array_get_idx(o, i)))
+                return true;
+        return false;
+    case json_type_object: {
+        json_object_object_foreach(o, k, v)
+        {
+            (void)k;
+            if (nonfinite(v))
+                return true;
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
 json_object *api_json_parse(const char *body, size_t len, struct api_problem *p)
 {
     if (!body || len == 0) {
         api_problem_set(p, 400, NULL, "the request needs a JSON object as its body");
+        return NULL;
+    }
+    long q = stray_quote(body, len);
+    if (q >= 0) {
+        api_problem_set(p, 400, NULL, "malformed JSON at byte %ld: strings take double quotes", q);
         return NULL;
     }
     struct json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
@@ -42,7 +96,11 @@ json_object *api_json_parse(const char *body, size_t len, struct api_problem *p)
             goto done;
         }
     }
-    if (!json_object_is_type(o, json_type_object)) {
+    if (nonfinite(o)) {
+        api_problem_set(p, 400, NULL, "malformed JSON: NaN and Infinity are not JSON numbers");
+        json_object_put(o);
+        o = NULL;
+    } else if (!json_object_is_type(o, json_type_object)) {
         api_problem_set(p, 400, NULL, "the body must be a JSON object");
         json_object_put(o);
         o = NULL;
