@@ -83,28 +83,30 @@ test: deps
 FUZZ_SECONDS_CI ?= 15
 
 # Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN_BUILD ?= build-asan
 asan:
-	$(MAKE) BUILD=build-asan CC=clang \
+	$(MAKE) BUILD=$(ASAN_BUILD) CC=clang \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit
 
 # libFuzzer targets, each run for FUZZ_SECONDS (bounded; longer runs: raise it).
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD ?= build-fuzz
 fuzz:
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  $(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	  $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" build-fuzz/fuzz/$$n; \
-	  mkdir -p build-fuzz/corpus/$$n; \
+	    LDFLAGS="-fsanitize=address,undefined" $(FUZZ_BUILD)/fuzz/$$n; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  seeds=tests/fuzz/seeds/$${n#fuzz_}; [ -d $$seeds ] || seeds=; \
 	  dict=tests/fuzz/$${n#fuzz_}.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
 	  echo "== $$n for $(FUZZ_SECONDS)s"; \
-	  build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
-	    -max_len=65536 $$dict build-fuzz/corpus/$$n $$seeds 2>&1 | tail -n 3; \
+	  $(FUZZ_BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+	    -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$n $$seeds 2>&1 | tail -n 3; \
 	  test $${PIPESTATUS[0]:-0} -eq 0; done
 
-build-fuzz/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libisthmus.a
+$(FUZZ_BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libisthmus.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
