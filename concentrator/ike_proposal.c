@@ -336,16 +336,24 @@ uint16_t ike_proposal_ke_group(struct ike_choice *c, const struct ike_offer *off
     if (c->dh == ke_group)
         return 0;
     /* The client's KE is for another group. If that group is also in the
-     * chosen offer and allowed, it is fine (the choice just moves to it). */
-    for (size_t i = 0; i < offer->n; i++) {
-        if (offer->t[i].type != 4 || offer->t[i].id != ke_group)
-            continue;
-        for (size_t j = 0; j < ours->n; j++)
-            for (size_t k = 0; k < ours->p[j].n_dh; k++)
-                if (ours->p[j].dh[k] == ke_group) {
-                    c->dh = ke_group;
-                    return 0;
-                }
+     * chosen offer and one of our proposals accepts the offer with it, the
+     * choice moves to that proposal and group. The group being in some
+     * other proposal of ours is not enough: each proposal is a combination,
+     * and aes256-sha256-modp2048 does not allow AES-CBC with Curve25519
+     * because chacha20poly1305-prfsha256-curve25519 is allowed too. */
+    bool offered = false;
+    for (size_t i = 0; i < offer->n && !offered; i++)
+        offered = offer->t[i].type == 4 && offer->t[i].id == ke_group;
+    for (size_t j = 0; offered && j < ours->n; j++) {
+        bool allowed = false;
+        for (size_t k = 0; k < ours->p[j].n_dh && !allowed; k++)
+            allowed = ours->p[j].dh[k] == ke_group;
+        struct ike_choice alt;
+        if (allowed && choose_in(&ours->p[j], offer, false, &alt)) {
+            alt.dh = ke_group;
+            *c = alt;
+            return 0;
+        }
     }
     return c->dh;
 }
