@@ -113,6 +113,7 @@ static void after(struct api_ctx *c, enum api_action a, json_object *doc, json_o
     bool disabled = a == API_ACT_UPDATE && json_object_object_get_ex(doc, "enabled", &en) &&
                     json_object_object_get_ex(old, "enabled", &was) &&
                     json_object_get_boolean(was) && !json_object_get_boolean(en);
+    api_notify_config(c->req, c->tenant); /* the IKE snapshot holds the users */
     if (a == API_ACT_DELETE || disabled) {
         json_object_object_get_ex(old, "username", &name);
         api_notify_terminate(c->req, c->tenant, json_object_get_string(name));
