@@ -1,0 +1,284 @@
+/* An ESP worker: epoll over its NAT-T sockets, its queue of every tenant's
+ * TUN device and (worker 0) the raw ESP sockets; batches in and out. See
+ * esp_io.h. */
+#define _GNU_SOURCE
+#include "esp/esp_io_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "concentrator/wire.h"
+#include "esp/esp_sadb.h"
+
+#define EVENTS_MAX       64
+#define BATCHES_PER_WAKE 8 /* then back to epoll, so no source starves the others */
+
+static struct esp_tun *tun_of(struct esp_io *io, uint32_t tenant)
+{
+    if (tenant == 0 || tenant >= ESP_IO_MAX_TENANTS)
+        return NULL;
+    return rcu_dereference(io->tuns[tenant]);
+}
+
+/* An inbound ESP packet (from the SPI on): decrypt, then to the tenant's
+ * TUN queue of this worker. */
+static void deliver(struct esp_worker *w, struct esp_buf *b)
+{
+    struct esp_io *io = w->io;
+    struct esp_rx_info info;
+    if (esp_sadb_decap(io->db, w->id, b, &info) != ESP_OK)
+        return; /* counted by the database */
+    struct esp_tun *t = tun_of(io, info.tenant);
+    if (!t) {
+        esp_io_count(w, ESP_IO_DROP_NO_TUN, 1);
+        return;
+    }
+    if (write(t->fds[w->id % t->nq], esp_buf_data(b), b->len) != (ssize_t)b->len) {
+        esp_io_count(w, ESP_IO_DROP_TUN_WRITE, 1);
+        esp_sadb_count_drop(io->db, w->id, ESP_DROP_QUEUE_FULL);
+        return;
+    }
+    esp_io_count(w, ESP_IO_RX_ESP, 1);
+}
+
+static void malformed(struct esp_worker *w)
+{
+    esp_io_count(w, ESP_IO_DROP_MALFORMED, 1);
+    esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_MALFORMED);
+}
+
+static void on_udp(struct esp_worker *w, const struct esp_io_sock *s, unsigned i)
+{
+    struct esp_buf *b = &w->bufs[i];
+    struct mmsghdr *m = &w->msgs[i];
+    b->len = m->msg_len;
+    if (m->msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        malformed(w);
+        return;
+    }
+    switch (esp_io_classify(esp_buf_data(b), b->len)) {
+    case ESP_IO_KIND_KEEPALIVE:
+        esp_io_count(w, ESP_IO_KEEPALIVES, 1);
+        break;
+    case ESP_IO_KIND_IKE: {
+        struct esp_io_path path;
+        memcpy(&path.peer, &w->names[i], sizeof(path.peer));
+        esp_io_get_pktinfo(&m->msg_hdr, s->family, w->io->port, &path.local);
+        esp_io_ike_push(w->io, w, esp_buf_data(b), b->len, &path);
+        break;
+    }
+    case ESP_IO_KIND_ESP:
+        deliver(w, b);
+        break;
+    default:
+        malformed(w);
+        break;
+    }
+}
+
+/* Raw ESP: IPv4 raw sockets deliver the IP header, IPv6 ones do not. */
+static void on_raw(struct esp_worker *w, const struct esp_io_sock *s, unsigned i)
+{
+    struct esp_buf *b = &w->bufs[i];
+    b->len = w->msgs[i].msg_len;
+    if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        malformed(w);
+        return;
+    }
+    if (s->family == AF_INET) {
+        struct rd r = rd_init(esp_buf_data(b), b->len);
+        uint8_t vihl = rd_u8(&r);
+        size_t ihl = (size_t)(vihl & 0x0f) * 4;
+        if (!rd_ok(&r) || vihl >> 4 != 4 || ihl < 20 || ihl > b->len) {
+            malformed(w);
+            return;
+        }
+        b->off += ihl;
+        b->len -= ihl;
+    }
+    if (b->len < 8) {
+        malformed(w);
+        return;
+    }
+    deliver(w, b);
+}
+
+/* One recvmmsg batch from s; returns the datagrams read. */
+static int rx_batch(struct esp_worker *w, const struct esp_io_sock *s, bool raw)
+{
+    unsigned n = 0;
+    while (n < w->io->batch && esp_pool_get(w->pool, &w->bufs[n])) {
+        struct esp_buf *b = &w->bufs[n];
+        w->iov[n].iov_base = esp_buf_data(b);
+        w->iov[n].iov_len = ESP_POOL_DATA_MAX;
+        struct msghdr *mh = &w->msgs[n].msg_hdr;
+        memset(mh, 0, sizeof(*mh));
+        mh->msg_name = &w->names[n];
+        mh->msg_namelen = sizeof(w->names[n]);
+        mh->msg_iov = &w->iov[n];
+        mh->msg_iovlen = 1;
+        mh->msg_control = w->ctl[n].c;
+        mh->msg_controllen = sizeof(w->ctl[n].c);
+        n++;
+    }
+    int r = n ? recvmmsg(s->fd, w->msgs, n, MSG_DONTWAIT, NULL) : -1;
+    if (r > 0) {
+        esp_io_count(w, ESP_IO_RX_PACKETS, (uint64_t)r);
+        for (int i = 0; i < r; i++) {
+            if (raw)
+                on_raw(w, s, (unsigned)i);
+            else
+                on_udp(w, s, (unsigned)i);
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        esp_pool_put(w->pool, &w->bufs[i]);
+    return r;
+}
+
+/* Sends msgs[0..n) in runs of the same socket; drops what is refused. */
+static void flush(struct esp_worker *w, unsigned n)
+{
+    unsigned i = 0;
+    while (i < n) {
+        unsigned j = i;
+        while (j < n && w->out_fd[j] == w->out_fd[i])
+            j++;
+        unsigned k = i;
+        while (k < j) {
+            int s = sendmmsg(w->out_fd[i], &w->msgs[k], j - k, MSG_DONTWAIT);
+            if (s > 0) {
+                esp_io_count(w, ESP_IO_TX_PACKETS, (uint64_t)s);
+                k += (unsigned)s;
+                continue;
+            }
+            /* A full socket buffer refuses the rest; another error only
+             * the packet at k (e.g. an unreachable destination). */
+            unsigned dropped = errno == EAGAIN || errno == ENOBUFS ? j - k : 1;
+            esp_io_count(w, ESP_IO_DROP_SEND, dropped);
+            for (unsigned d = 0; d < dropped; d++)
+                esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
+            k += dropped;
+        }
+        i = j;
+    }
+}
+
+/* Where an encrypted packet goes: its msghdr and socket. */
+static bool address(struct esp_worker *w, unsigned n, const struct esp_tx_info *ti)
+{
+    const struct esp_endpoint *ep = &ti->endpoint;
+    int family = ep->remote.family == 4 ? AF_INET : AF_INET6;
+    const struct esp_io_sock *s = ep->udp_encap
+                                      ? esp_io_pick(w->socks, w->n_socks, family, &ep->local)
+                                      : esp_io_pick(w->io->raw, w->io->n_raw, family, &ep->local);
+    if (!s)
+        return false;
+    struct msghdr *mh = &w->msgs[n].msg_hdr;
+    memset(mh, 0, sizeof(*mh));
+    mh->msg_namelen =
+        esp_io_sockaddr(&ep->remote, ep->udp_encap ? ep->remote_port : 0, &w->names[n]);
+    if (!mh->msg_namelen)
+        return false;
+    mh->msg_name = &w->names[n];
+    w->iov[n].iov_base = esp_buf_data(&w->bufs[n]);
+    w->iov[n].iov_len = w->bufs[n].len;
+    mh->msg_iov = &w->iov[n];
+    mh->msg_iovlen = 1;
+    mh->msg_controllen =
+        ep->local.family == ep->remote.family ? esp_io_put_pktinfo(&w->ctl[n], &ep->local) : 0;
+    mh->msg_control = mh->msg_controllen ? w->ctl[n].c : NULL;
+    w->out_fd[n] = s->fd;
+    return true;
+}
+
+/* One batch of inner packets from tenant's queue: encrypt and send.
+ * Returns the packets read. */
+static int tx_batch(struct esp_worker *w, uint32_t tenant)
+{
+    struct esp_tun *t = tun_of(w->io, tenant);
+    if (!t)
+        return 0;
+    int fd = t->fds[w->id % t->nq];
+    unsigned n = 0;
+    int got = 0;
+    for (unsigned i = 0; i < w->io->batch; i++) {
+        struct esp_buf *b = &w->bufs[n];
+        if (!esp_pool_get(w->pool, b))
+            break;
+        ssize_t r = read(fd, esp_buf_data(b), ESP_POOL_DATA_MAX);
+        if (r <= 0) {
+            esp_pool_put(w->pool, b);
+            break;
+        }
+        got++;
+        b->len = (size_t)r;
+        struct esp_tx_info ti;
+        if (esp_sadb_encap(w->io->db, w->id, tenant, b, &ti) != ESP_OK) {
+            esp_pool_put(w->pool, b);
+            continue; /* counted by the database */
+        }
+        if (!address(w, n, &ti)) {
+            esp_io_count(w, ESP_IO_DROP_SEND, 1);
+            esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
+            esp_pool_put(w->pool, b);
+            continue;
+        }
+        n++;
+    }
+    esp_io_count(w, ESP_IO_TUN_READ, (uint64_t)got);
+    flush(w, n);
+    for (unsigned i = 0; i < n; i++)
+        esp_pool_put(w->pool, &w->bufs[i]);
+    return got;
+}
+
+static void handle(struct esp_worker *w, uint64_t data, bool *stop)
+{
+    unsigned kind = (unsigned)(data >> 32);
+    uint32_t idx = (uint32_t)data;
+    for (int round = 0; round < BATCHES_PER_WAKE; round++) {
+        int n = 0;
+        switch (kind) {
+        case EV_STOP:
+            *stop = true;
+            return;
+        case EV_UDP:
+            if (idx < w->n_socks)
+                n = rx_batch(w, &w->socks[idx], false);
+            break;
+        case EV_RAW:
+            if (idx < w->io->n_raw)
+                n = rx_batch(w, &w->io->raw[idx], true);
+            break;
+        case EV_TUN:
+            n = tx_batch(w, idx);
+            break;
+        default:
+            return;
+        }
+        /* Nothing read from the database before this is used after. */
+        rcu_quiescent_state();
+        if (n < (int)w->io->batch)
+            return;
+    }
+}
+
+void *esp_worker_main(void *arg)
+{
+    struct esp_worker *w = arg;
+    struct epoll_event ev[EVENTS_MAX];
+    bool stop = false;
+    rcu_register_thread();
+    while (!stop) {
+        rcu_thread_offline();
+        int n = epoll_wait(w->epfd, ev, EVENTS_MAX, -1);
+        rcu_thread_online();
+        for (int i = 0; i < n && !stop; i++)
+            handle(w, ev[i].data.u64, &stop);
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
