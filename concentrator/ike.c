@@ -109,19 +109,10 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
         else
             ikesa_destroy(sa, "INFORMATIONAL before the IKE_SA was established");
         break;
-    case IKE_EXCH_CREATE_CHILD_SA: {
-        /* Rekeying and further CHILD_SAs are not implemented yet: say so, and
-         * the peer keeps its SAs until they expire and reconnects. */
-        uint8_t inner[64];
-        struct ike_builder b;
-        ike_build_init_inner(&b, inner, sizeof(inner));
-        ike_put_notify(&b, IKE_PROTO_NONE, IKE_N_NO_ADDITIONAL_SAS, NULL, 0, NULL, 0);
-        size_t n = ike_build_finish(&b);
-        sa->peer_next_id = h.msg_id + 1;
-        ike_send_response(sa, IKE_EXCH_CREATE_CHILD_SA, h.msg_id, inner, n, b.first);
-        ikesa_log(sa, LOG_LVL_NOTICE, "refused CREATE_CHILD_SA (rekeying is not supported yet)");
+    case IKE_EXCH_CREATE_CHILD_SA:
+        if (sa->state == IKESA_ESTABLISHED)
+            ike_create_request(sa, &e->inner, h.msg_id);
         break;
-    }
     default:
         ikesa_log(sa, LOG_LVL_INFO, "ignored a %s request",
                   IKE_NAME(ike_exchange_name, h.exchange));

@@ -293,7 +293,9 @@ static uint16_t put_child(struct ikesa *sa, struct ike_builder *b, char *why, si
         snprintf(why, whylen, "the configuration reply does not fit");
         return IKE_N_INTERNAL_ADDRESS_FAILURE;
     }
-    uint16_t n = ike_child_create(sa, &pl_sa->u.sa, &tsi->u.ts, &tsr->u.ts, b);
+    struct ike_child_ctx cc = {
+        .sa_pl = &pl_sa->u.sa, .tsi = &tsi->u.ts, .tsr = &tsr->u.ts, .in_ike_auth = true};
+    uint16_t n = ike_child_create(sa, &cc, b);
     if (n)
         snprintf(why, whylen, "the CHILD_SA cannot be created");
     return n;

@@ -1,10 +1,12 @@
 /* The CHILD_SA of IKE_AUTH: ESP proposal, keys, installation in esp/. */
 #define _GNU_SOURCE
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "concentrator/ike_dh.h"
 #include "concentrator/ike_engine.h"
 #include "concentrator/ike_names.h"
 #include "esp/esp.h"
@@ -54,15 +56,60 @@ static void endpoint_of(const struct ikesa *sa, struct esp_endpoint *ep)
     ep->udp_encap = sa->path.natt || sa->nat_peer || sa->nat_local;
 }
 
-uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
-                          const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
-                          struct ike_builder *b)
+static void put_spi(uint8_t out[4], uint32_t spi)
+{
+    out[0] = (uint8_t)(spi >> 24);
+    out[1] = (uint8_t)(spi >> 16);
+    out[2] = (uint8_t)(spi >> 8);
+    out[3] = (uint8_t)spi;
+}
+
+/* Copies a CHILD_SA record; its traffic selectors point into its own
+ * storage, so they are moved to the copy's. */
+static void child_copy(struct ike_child *dst, const struct ike_child *src)
+{
+    *dst = *src;
+    const uint8_t *base = &src->ts.addr[0][0];
+    uint8_t *nbase = &dst->ts.addr[0][0];
+    size_t span = sizeof(src->ts.addr);
+    struct ike_ts *lists[2] = {dst->ts.tsi, dst->ts.tsr};
+    size_t counts[2] = {dst->ts.n_tsi, dst->ts.n_tsr};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < counts[l]; i++) {
+            struct ike_ts *t = &lists[l][i];
+            if (t->start.p >= base && t->start.p < base + span)
+                t->start.p = nbase + (t->start.p - base);
+            if (t->end.p >= base && t->end.p < base + span)
+                t->end.p = nbase + (t->end.p - base);
+        }
+    }
+}
+
+/* Removes one installed SA pair, keeping its traffic in the session's
+ * totals. */
+static void remove_pair(struct ikesa *sa, struct ike_child *c)
+{
+    struct esp_sadb *db = sa->eng->deps.sadb;
+    if (c->installed && db) {
+        struct esp_sa_stats st;
+        if (esp_sadb_sa_stats(db, c->spi_in, &st) == 0) {
+            sa->child_base.bytes_in += st.bytes_in;
+            sa->child_base.bytes_out += st.bytes_out;
+            sa->child_base.packets_in += st.packets_in;
+            sa->child_base.packets_out += st.packets_out;
+        }
+        esp_sadb_delete(db, c->spi_in);
+    }
+    c->installed = false;
+}
+
+uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike_builder *b)
 {
     struct ike_engine *e = sa->eng;
     struct ike_offer offers[IKE_MAX_PROPOSALS];
     static struct ike_offer_transform tpool[IKE_MAX_TRANSFORMS];
     uint32_t spis[IKE_MAX_PROPOSALS];
-    size_t n = esp_offers(sa_pl, offers, tpool, IKE_MAX_TRANSFORMS, spis);
+    size_t n = esp_offers(cc->sa_pl, offers, tpool, IKE_MAX_TRANSFORMS, spis);
 
     struct ike_prop_set ours;
     char err[256];
@@ -74,8 +121,9 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
     }
     /* The first CHILD_SA comes without a key exchange (RFC 7296 1.2): PFS
      * applies to the CHILD_SAs made later. */
-    for (size_t i = 0; i < ours.n; i++)
-        ours.p[i].n_dh = 0;
+    if (cc->in_ike_auth)
+        for (size_t i = 0; i < ours.n; i++)
+            ours.p[i].n_dh = 0;
     struct ike_choice c;
     int idx = ike_proposal_choose(&ours, offers, n, true, &c);
     if (idx < 0) {
@@ -83,20 +131,63 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
         return IKE_N_NO_PROPOSAL_CHOSEN;
     }
 
+    /* PFS (CREATE_CHILD_SA only): the client's KE must be for the group. */
+    uint8_t gir[IKE_DH_SECRET_MAX], pub[IKE_DH_PUBLIC_MAX];
+    size_t gir_len = 0, pub_len = 0;
+    if (c.dh) {
+        if (!cc->ke || cc->ke->group != c.dh) {
+            uint16_t g =
+                cc->ke ? ike_proposal_ke_group(&c, &offers[idx], &ours, cc->ke->group) : c.dh;
+            if (g) {
+                cc->invalid_ke_group = g;
+                return IKE_N_INVALID_KE_PAYLOAD;
+            }
+        }
+        struct ike_dh_ctx *dh = ike_dh_new(c.dh);
+        int rc =
+            !dh ? -1
+                : ike_dh_derive(dh, cc->ke->data.p, cc->ke->data.len, gir, sizeof(gir), &gir_len);
+        if (rc == 0)
+            rc = ike_dh_public(dh, pub, sizeof(pub), &pub_len);
+        ike_dh_free(dh);
+        if (rc < 0) {
+            OPENSSL_cleanse(gir, sizeof(gir));
+            ikesa_log(sa, LOG_LVL_NOTICE, "the client's KE for the CHILD_SA is invalid");
+            return IKE_N_INVALID_SYNTAX;
+        }
+    } else if (cc->ke) {
+        ikesa_log(sa, LOG_LVL_NOTICE, "a KE without a DH group in the chosen proposal");
+        return IKE_N_INVALID_SYNTAX;
+    }
+
+    struct ike_child nc;
+    memset(&nc, 0, sizeof(nc));
     struct esp_sa_params p;
     memset(&p, 0, sizeof(p));
-    struct ike_narrowed *nts = &sa->child.ts;
-    if (ike_cfg_narrow_ts(sa, tsi, tsr, nts, &p) < 0) {
+    if (ike_cfg_narrow_ts(sa, cc->tsi, cc->tsr, &nc.ts, &p) < 0) {
+        OPENSSL_cleanse(gir, sizeof(gir));
         ikesa_log(sa, LOG_LVL_NOTICE,
                   "the client's traffic selectors do not include its virtual "
                   "address or any of the policy's routes");
         return IKE_N_TS_UNACCEPTABLE;
     }
 
+    uint8_t nr[32];
+    const uint8_t *ni = sa->ni, *nrp = sa->nr;
+    size_t ni_len = sa->ni_len, nr_len = sa->nr_len;
+    if (!cc->in_ike_auth) {
+        RAND_bytes(nr, sizeof(nr));
+        ni = cc->ni;
+        ni_len = cc->ni_len;
+        nrp = nr;
+        nr_len = sizeof(nr);
+    }
     struct ike_child_keys keys;
-    if (ike_child_keys_derive(sa->xf.prf, sa->keys.sk_d, sa->keys.prf_len, NULL, 0, sa->ni,
-                              sa->ni_len, sa->nr, sa->nr_len, c.encr, c.encr_keybits, c.integ,
-                              &keys) < 0) {
+    int krc = ike_child_keys_derive(sa->xf.prf, sa->keys.sk_d, sa->keys.prf_len,
+                                    gir_len ? gir : NULL, gir_len, ni, ni_len, nrp, nr_len, c.encr,
+                                    c.encr_keybits, c.integ, &keys);
+    OPENSSL_cleanse(gir, sizeof(gir));
+    if (krc < 0) {
         ikesa_log(sa, LOG_LVL_ERROR, "CHILD_SA key derivation failed");
         return IKE_N_NO_PROPOSAL_CHOSEN;
     }
@@ -117,6 +208,9 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
     p.cookie = sa->spi_r;
     endpoint_of(sa, &p.endpoint);
 
+    /* Installed before the old one leaves (esp_sadb_rekey switches the
+     * outbound routes atomically): no packet is lost across the switch. */
+    bool rekey = cc->rekey_spi_in && sa->child.installed;
     int rc = -1;
     for (int attempt = 0; attempt < 8 && rc < 0; attempt++) {
         do {
@@ -126,7 +220,8 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
             rc = 0;
             break;
         }
-        rc = esp_sadb_install(e->deps.sadb, &p, err, sizeof(err));
+        rc = rekey ? esp_sadb_rekey(e->deps.sadb, cc->rekey_spi_in, &p, err, sizeof(err))
+                   : esp_sadb_install(e->deps.sadb, &p, err, sizeof(err));
     }
     if (rc < 0) {
         ikesa_log(sa, LOG_LVL_ERROR, "the data plane refused the CHILD_SA: %s", err);
@@ -134,48 +229,74 @@ uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
         return IKE_N_NO_PROPOSAL_CHOSEN;
     }
     esp_sa_params_wipe(&p);
-    sa->child.installed = e->deps.sadb != NULL;
-    sa->child.spi_in = p.spi_in;
-    sa->child.spi_out = p.spi_out;
-    sa->child.alg = c;
-    ike_choice_str(&c, true, sa->child.alg_text, sizeof(sa->child.alg_text));
-    sa->child.established_at = time(NULL);
+    nc.installed = e->deps.sadb != NULL;
+    nc.spi_in = p.spi_in;
+    nc.spi_out = p.spi_out;
+    nc.alg = c;
+    ike_choice_str(&c, true, nc.alg_text, sizeof(nc.alg_text));
+    nc.established_at = time(NULL);
+    if (cc->rekey_spi_in) {
+        /* The old pair stays until the client deletes it. */
+        remove_pair(sa, &sa->child_old);
+        nc.rekeys = sa->child.rekeys + 1;
+        child_copy(&sa->child_old, &sa->child);
+    }
+    child_copy(&sa->child, &nc);
 
-    /* SA, TSi, TSr of the answer. */
-    struct ike_transform t[3];
+    /* SA [Nr KEr] TSi TSr of the answer. */
+    struct ike_transform t[4];
     size_t nt = 0;
     t[nt++] = (struct ike_transform){IKE_TT_ENCR, c.encr, c.encr_keybits, 0};
     if (c.integ)
         t[nt++] = (struct ike_transform){IKE_TT_INTEG, c.integ, 0, 0};
+    if (c.dh)
+        t[nt++] = (struct ike_transform){IKE_TT_DH, c.dh, 0, 0};
     t[nt++] = (struct ike_transform){IKE_TT_ESN, c.esn ? 1 : 0, 0, 0};
-    uint8_t spi[4] = {(uint8_t)(p.spi_in >> 24), (uint8_t)(p.spi_in >> 16),
-                      (uint8_t)(p.spi_in >> 8), (uint8_t)p.spi_in};
+    uint8_t spi[4];
+    put_spi(spi, nc.spi_in);
     struct ike_proposal prop = {.num = c.number,
                                 .protocol = IKE_PROTO_ESP,
                                 .spi = {spi, 4},
                                 .transforms = t,
                                 .n_transforms = nt};
     ike_put_sa(b, &prop, 1);
-    ike_put_ts(b, IKE_PL_TSI, nts->tsi, nts->n_tsi);
-    ike_put_ts(b, IKE_PL_TSR, nts->tsr, nts->n_tsr);
-    ikesa_log(sa, LOG_LVL_DEBUG, "CHILD_SA %08x/%08x %s%s", p.spi_in, p.spi_out, sa->child.alg_text,
-              sa->child.installed ? "" : " (no data plane: recorded only)");
+    if (!cc->in_ike_auth) {
+        ike_put_nonce(b, nr, sizeof(nr));
+        if (c.dh)
+            ike_put_ke(b, c.dh, pub, pub_len);
+    }
+    ike_put_ts(b, IKE_PL_TSI, sa->child.ts.tsi, sa->child.ts.n_tsi);
+    ike_put_ts(b, IKE_PL_TSR, sa->child.ts.tsr, sa->child.ts.n_tsr);
+    ikesa_log(sa, cc->rekey_spi_in ? LOG_LVL_INFO : LOG_LVL_DEBUG, "CHILD_SA %08x/%08x %s%s%s",
+              nc.spi_in, nc.spi_out, nc.alg_text, cc->rekey_spi_in ? " (rekeyed)" : "",
+              nc.installed ? "" : " (no data plane: recorded only)");
     return 0;
+}
+
+bool ike_child_delete_spi(struct ikesa *sa, uint32_t peer_spi, uint32_t *our_spi)
+{
+    struct ike_child *c = NULL;
+    if (sa->child_old.spi_in && sa->child_old.spi_out == peer_spi)
+        c = &sa->child_old;
+    else if (sa->child.spi_in && sa->child.spi_out == peer_spi)
+        c = &sa->child;
+    if (!c)
+        return false;
+    *our_spi = c->spi_in;
+    remove_pair(sa, c);
+    ikesa_log(sa, LOG_LVL_INFO, "the client deleted CHILD_SA %08x/%08x", c->spi_in, c->spi_out);
+    if (c == &sa->child) {
+        /* The current pair is gone: the old one, if any, is all that is left. */
+        child_copy(&sa->child, &sa->child_old);
+        memset(&sa->child_old, 0, sizeof(sa->child_old));
+    } else {
+        memset(c, 0, sizeof(*c));
+    }
+    return true;
 }
 
 void ike_child_delete(struct ikesa *sa)
 {
-    struct esp_sadb *db = sa->eng->deps.sadb;
-    if (sa->child.installed && db) {
-        /* Keep its traffic in the session's totals. */
-        struct esp_sa_stats st;
-        if (esp_sadb_sa_stats(db, sa->child.spi_in, &st) == 0) {
-            sa->child_base.bytes_in += st.bytes_in;
-            sa->child_base.bytes_out += st.bytes_out;
-            sa->child_base.packets_in += st.packets_in;
-            sa->child_base.packets_out += st.packets_out;
-        }
-        esp_sadb_delete(db, sa->child.spi_in);
-    }
-    sa->child.installed = false;
+    remove_pair(sa, &sa->child_old);
+    remove_pair(sa, &sa->child);
 }

@@ -165,8 +165,8 @@ struct ikesa {
     /* Virtual addresses and the CHILD_SA. */
     bool has_vip4, has_vip6;
     struct pool_addr vip4, vip6;
-    struct ike_child child;
-    struct reg_counters child_base; /* traffic of CHILD_SAs that are gone */
+    struct ike_child child, child_old; /* child_old: rekeyed, until deleted */
+    struct reg_counters child_base;    /* traffic of CHILD_SAs that are gone */
 };
 
 /* A pool of one tenant, kept across snapshots so that allocations survive
@@ -292,12 +292,28 @@ int ike_cfg_narrow_ts(struct ikesa *sa, const struct ike_ts_list *tsi,
 struct pool **ike_tenant_pools(struct ike_engine *e, const struct snap_tenant *t, size_t *n);
 
 /* ---- ike_child.c ---- */
+struct ike_child_ctx {
+    const struct ike_sa *sa_pl; /* the client's SA payload */
+    const struct ike_ts_list *tsi, *tsr;
+    bool in_ike_auth;        /* first CHILD_SA: no KE, IKE_SA_INIT nonces */
+    const struct ike_ke *ke; /* CREATE_CHILD_SA: the client's KE, or NULL */
+    const uint8_t *ni;       /* CREATE_CHILD_SA: the client's nonce */
+    size_t ni_len;
+    uint32_t rekey_spi_in;     /* our inbound SPI of the pair being rekeyed; 0: none */
+    uint16_t invalid_ke_group; /* out: with INVALID_KE_PAYLOAD */
+};
 /* Chooses the ESP proposal, derives the keys and installs the CHILD_SA
- * answering an SA payload; writes our SA payload. Returns 0, or a notify
- * type to answer with (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE, ...). */
-uint16_t ike_child_create(struct ikesa *sa, const struct ike_sa *sa_pl,
-                          const struct ike_ts_list *tsi, const struct ike_ts_list *tsr,
-                          struct ike_builder *b);
+ * (replacing the rekeyed one's routes atomically); writes SA [Nr KEr] TSi
+ * TSr. Returns 0, or a notify type to answer with (NO_PROPOSAL_CHOSEN,
+ * TS_UNACCEPTABLE, INVALID_KE_PAYLOAD, ...). */
+uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike_builder *b);
+/* The client deleted the pair whose outbound (its inbound) SPI is peer_spi:
+ * removes it and gives our inbound SPI for the answer. False if unknown. */
+bool ike_child_delete_spi(struct ikesa *sa, uint32_t peer_spi, uint32_t *our_spi);
+/* Removes every CHILD_SA of the IKE SA. */
 void ike_child_delete(struct ikesa *sa);
+
+/* ---- ike_create.c: CREATE_CHILD_SA ---- */
+void ike_create_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id);
 
 #endif

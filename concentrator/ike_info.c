@@ -25,15 +25,12 @@ void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
         for (uint16_t i = 0; i < d->n_spis; i++) {
             const uint8_t *s = d->spis.p + 4 * (size_t)i;
             uint32_t spi = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
-            if (sa->child.spi_out != spi || !sa->child.spi_in)
+            uint32_t ours;
+            if (!ike_child_delete_spi(sa, spi, &ours))
                 continue;
-            uint8_t ours[4] = {(uint8_t)(sa->child.spi_in >> 24), (uint8_t)(sa->child.spi_in >> 16),
-                               (uint8_t)(sa->child.spi_in >> 8), (uint8_t)sa->child.spi_in};
-            ike_put_delete(&b, IKE_PROTO_ESP, 4, ours, 1);
-            ikesa_log(sa, LOG_LVL_INFO, "the client deleted CHILD_SA %08x/%08x", sa->child.spi_in,
-                      sa->child.spi_out);
-            ike_child_delete(sa);
-            sa->child.spi_in = sa->child.spi_out = 0;
+            uint8_t o[4] = {(uint8_t)(ours >> 24), (uint8_t)(ours >> 16), (uint8_t)(ours >> 8),
+                            (uint8_t)ours};
+            ike_put_delete(&b, IKE_PROTO_ESP, 4, o, 1);
             ikesa_publish(sa);
         }
     }

@@ -266,6 +266,15 @@ static int pref_of(const struct ike_prop *p, const struct ike_offer_transform *t
         for (size_t i = 0; i < p->n_dh; i++)
             if (p->dh[i] == t->id)
                 return (int)i;
+        if (esp && p->n_dh == 0) {
+            /* A policy that does not demand PFS still takes it when the
+             * client asks, with any of the safe groups. */
+            static const uint16_t safe[] = {IKE_DH_CURVE25519, IKE_DH_ECP256,  IKE_DH_ECP384,
+                                            IKE_DH_ECP521,     IKE_DH_MODP3072, IKE_DH_MODP2048};
+            for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+                if (safe[i] == t->id)
+                    return 1 + (int)i;
+        }
         return -1;
     case 5:
         if (t->id == 1)

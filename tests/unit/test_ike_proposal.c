@@ -164,6 +164,16 @@ static void esp_choice_and_pfs(void **state)
     char err[200];
     assert_int_equal(ike_proposal_set_parse(pfs, 1, true, false, &ours, err, sizeof(err)), 0);
     assert_int_equal(ike_proposal_choose(&ours, &offer, 1, true, &c), -1);
+    /* A policy without PFS still takes it when the client offers it. */
+    static const struct ike_offer_transform esp_pfs[] = {
+        {1, IKE_ENCR_AES_GCM_16, 128},
+        {4, IKE_DH_ECP256, 0},
+        {5, 0, 0},
+    };
+    struct ike_offer pfs_offer = {1, 3, esp_pfs, 3};
+    ike_proposal_defaults(true, &ours);
+    assert_int_equal(ike_proposal_choose(&ours, &pfs_offer, 1, true, &c), 0);
+    assert_int_equal(c.dh, IKE_DH_ECP256);
     char buf[128];
     ike_proposal_defaults(true, &ours);
     assert_int_equal(ike_proposal_choose(&ours, &offer, 1, true, &c), 0);
