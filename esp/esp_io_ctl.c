@@ -200,6 +200,7 @@ static void *ctl_main(void *arg)
         }
     }
     pthread_mutex_unlock(&io->ctl_lock);
+    summarise(io, &last); /* what the last interval dropped */
     return NULL;
 }
 
