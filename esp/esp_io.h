@@ -129,12 +129,14 @@ struct esp_tun_spec {
     unsigned n_nets;
 };
 
-/* Creates the tenant's multi-queue TUN device (one queue per worker), moves
- * it into spec->netns, sets the MTU, puts the gateway addresses on it,
- * brings it up, runs the hook with ISTHMUS_ACTION=up, and lets the workers
- * use it. Blocks (ip, the hook): not for the IKE thread. A tenant already
- * up with the same spec is left alone; with another spec it is recreated.
- * Returns 0, or -1 with err. */
+/* Creates the tenant's multi-queue TUN device (one queue per worker; fails
+ * if a device of that name exists), sets the MTU, moves it into
+ * spec->netns and puts the gateway addresses on it there, brings it up,
+ * runs the hook with ISTHMUS_ACTION=up, and lets the workers use it.
+ * Without a netns the device stays in the daemon's namespace without
+ * addresses (overlapping tenants would collide there): the hook places it. Blocks (ip, the hook):
+ * not for the IKE thread. A tenant already up with the same spec is left alone; with another spec
+ * it is recreated. Returns 0, or -1 with err. */
 int esp_tun_add(struct esp_io *io, const struct esp_tun_spec *spec, char *err, size_t errlen);
 /* Stops the workers using it, runs the hook with ISTHMUS_ACTION=down,
  * closes the device. Blocks. -1 if the tenant has none. */

@@ -190,7 +190,9 @@ static int open_queues(struct esp_tun *t, char *err, size_t errlen)
         }
         struct ifreq ifr;
         memset(&ifr, 0, sizeof(ifr));
-        ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+        /* The first queue makes the device: never attach to one another
+         * process (or tenant) already has. */
+        ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (i == 0 ? IFF_TUN_EXCL : 0);
         snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->spec.ifname);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
             snprintf(err, errlen, "cannot create TUN device %s: %s", t->spec.ifname,
@@ -243,7 +245,10 @@ static int configure(const struct esp_tun_spec *s, char *err, size_t errlen)
         if (ip(err, errlen, mv) < 0)
             return -1;
     }
-    for (unsigned i = 0; i < s->n_nets; i++) {
+    /* Addresses only inside the tenant's own namespace: in the daemon's
+     * namespace, overlapping tenant pools would collide (and could shadow
+     * the host's routes); there the hook places the device (VRF, ...). */
+    for (unsigned i = 0; in_ns && i < s->n_nets; i++) {
         char a[140];
         gw_with_plen(&s->nets[i], a, sizeof(a));
         bool v6 = strchr(a, ':') != NULL;
