@@ -295,6 +295,14 @@ bool ike_child_delete_spi(struct ikesa *sa, uint32_t peer_spi, uint32_t *our_spi
     return true;
 }
 
+void ike_child_move(struct ikesa *to, struct ikesa *from)
+{
+    child_copy(&to->child, &from->child);
+    child_copy(&to->child_old, &from->child_old);
+    memset(&from->child, 0, sizeof(from->child));
+    memset(&from->child_old, 0, sizeof(from->child_old));
+}
+
 void ike_child_delete(struct ikesa *sa)
 {
     remove_pair(sa, &sa->child_old);

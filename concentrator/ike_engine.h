@@ -167,6 +167,8 @@ struct ikesa {
     struct pool_addr vip4, vip6;
     struct ike_child child, child_old; /* child_old: rekeyed, until deleted */
     struct reg_counters child_base;    /* traffic of CHILD_SAs that are gone */
+    bool moved;                        /* rekeyed: the session lives on in a successor IKE SA */
+    unsigned ike_rekeys;
 };
 
 /* A pool of one tenant, kept across snapshots so that allocations survive
@@ -222,6 +224,8 @@ struct ike_engine {
 
 /* ---- ike_sa.c ---- */
 struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path);
+/* The successor of a rekeyed IKE SA: established, with new SPIs. */
+struct ikesa *ikesa_new_rekeyed(struct ikesa *old, uint64_t spi_i);
 struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r);
 struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
                                    const struct sockaddr_storage *peer);
@@ -310,6 +314,8 @@ uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike
 /* The client deleted the pair whose outbound (its inbound) SPI is peer_spi:
  * removes it and gives our inbound SPI for the answer. False if unknown. */
 bool ike_child_delete_spi(struct ikesa *sa, uint32_t peer_spi, uint32_t *our_spi);
+/* Hands the CHILD_SAs of a rekeyed IKE SA to its successor. */
+void ike_child_move(struct ikesa *to, struct ikesa *from);
 /* Removes every CHILD_SA of the IKE SA. */
 void ike_child_delete(struct ikesa *sa);
 

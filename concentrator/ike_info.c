@@ -38,7 +38,8 @@ void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     sa->peer_next_id = msg_id + 1;
     ike_send_response(sa, IKE_EXCH_INFORMATIONAL, msg_id, inner, n, n ? b.first : IKE_PL_NONE);
     if (delete_ike)
-        ikesa_destroy(sa, "the client deleted the IKE_SA");
+        ikesa_destroy(sa, sa->moved ? "the client deleted the rekeyed IKE_SA"
+                                    : "the client deleted the IKE_SA");
 }
 
 void ike_info_response(struct ikesa *sa, const struct ike_msg *in)

@@ -79,7 +79,7 @@ void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)
 
 static void peer_count_add(struct ike_engine *e, const struct sockaddr_storage *peer, int d);
 
-struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
+static struct ikesa *sa_alloc(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
 {
     struct ikesa *sa = calloc(1, sizeof(*sa));
     if (!sa)
@@ -91,21 +91,37 @@ struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_p
     } while (ikesa_find(e, sa->spi_r));
     snprintf(sa->id, sizeof(sa->id), "%016llx", (unsigned long long)sa->spi_r);
     sa->path = *path;
-    sa->state = IKESA_HALF_OPEN;
     sa->radius_hint = -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     sa->created_at = ts.tv_sec;
-
     size_t b = bucket(sa->spi_r);
     sa->hnext = e->table[b];
     e->table[b] = sa;
+    e->n_sas++;
+    return sa;
+}
+
+struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
+{
+    struct ikesa *sa = sa_alloc(e, spi_i, path);
+    if (!sa)
+        return NULL;
+    sa->state = IKESA_HALF_OPEN;
     size_t hb = bucket(spi_i ^ peer_hash(&path->peer));
     sa->half_next = e->half_table[hb];
     e->half_table[hb] = sa;
-    e->n_sas++;
     e->n_half_open++;
     peer_count_add(e, &path->peer, 1);
+    return sa;
+}
+
+struct ikesa *ikesa_new_rekeyed(struct ikesa *old, uint64_t spi_i)
+{
+    struct ikesa *sa = sa_alloc(old->eng, spi_i, &old->path);
+    if (!sa)
+        return NULL;
+    sa->state = IKESA_ESTABLISHED;
     return sa;
 }
 
@@ -323,10 +339,10 @@ void ikesa_terminate(struct ikesa *sa, const char *why)
 void ikesa_destroy(struct ikesa *sa, const char *why)
 {
     struct ike_engine *e = sa->eng;
-    if (e->registry)
+    if (e->registry && !sa->moved)
         registry_remove(e->registry, sa->id);
     if (why)
-        ikesa_log(sa, sa->state == IKESA_ESTABLISHED ? LOG_LVL_INFO : LOG_LVL_DEBUG,
+        ikesa_log(sa, sa->state == IKESA_ESTABLISHED && !sa->moved ? LOG_LVL_INFO : LOG_LVL_DEBUG,
                   "IKE_SA %s -> DEAD: %s", ikesa_state_name(sa->state), why);
     if (sa->state == IKESA_HALF_OPEN)
         unlink_half(sa);
@@ -339,8 +355,10 @@ void ikesa_destroy(struct ikesa *sa, const char *why)
     }
     e->n_sas--;
     sa->state = IKESA_DEAD;
-    ike_child_delete(sa);
-    ike_cfg_release(sa);
+    if (!sa->moved) { /* a rekeyed IKE SA handed these to its successor */
+        ike_child_delete(sa);
+        ike_cfg_release(sa);
+    }
     evl_timer_free(sa->expire);
     evl_timer_free(sa->retransmit);
     ike_cached_clear(&sa->resp);
