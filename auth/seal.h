@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEAL_KEY_LEN   32
-#define SEAL_OVERHEAD  (1 + 12 + 16)
+#define SEAL_KEY_LEN  32
+#define SEAL_OVERHEAD (1 + 12 + 16)
 
 struct seal_key {
     uint8_t key[SEAL_KEY_LEN];

@@ -10,19 +10,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "concentrator/ike_net.h"
+
 struct config;
 struct evl;
 struct esp_sadb;
 struct seal_key;
 struct snapshot;
 struct ike_engine;
+struct stats;
+struct db_writer;
 
 struct ike_engine_deps {
     const struct config *cfg;
     struct evl *loop;
     const struct seal_key *master_key;
-    struct esp_sadb *sadb; /* CHILD_SAs are installed here; NULL: recorded only */
-    bool own_natt;         /* bind the NAT-T port here (no ESP workers own it) */
+    struct esp_sadb *sadb;    /* CHILD_SAs are installed here; NULL: recorded only */
+    bool own_natt;            /* bind the NAT-T port here (no ESP workers own it) */
+    struct stats *stats;      /* counters for metrics and /stats; NULL: none */
+    struct db_writer *writer; /* session history rows; NULL: none */
+    unsigned history_retention_days;
 };
 
 struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err, size_t errlen);
@@ -45,6 +52,16 @@ struct registry *ike_engine_registry(struct ike_engine *e);
  * CHILD_SAs and addresses are released at once; why is logged. */
 void ike_engine_terminate(struct ike_engine *e, const char *session_id, const char *tenant,
                           const char *username, const char *why);
+
+/* When the ESP workers own the NAT-T port (deps.own_natt false): feeds a
+ * datagram a worker received there (the UDP payload, non-ESP marker
+ * included; the engine may decrypt it in place) as if the engine had read
+ * it. IKE thread only: the daemon queues the workers' datagrams and drains
+ * them here from an evl_async. */
+void ike_engine_natt_input(struct ike_engine *e, uint8_t *buf, size_t len,
+                           const struct ike_path *path);
+/* The workers' sender for IKE messages on the NAT-T port. IKE thread. */
+void ike_engine_set_natt_sender(struct ike_engine *e, ike_net_natt_send_fn fn, void *arg);
 
 /* Ports actually bound (tests bind port 0). */
 uint16_t ike_engine_port(const struct ike_engine *e, bool natt);

@@ -269,7 +269,7 @@ static int pref_of(const struct ike_prop *p, const struct ike_offer_transform *t
         if (esp && p->n_dh == 0) {
             /* A policy that does not demand PFS still takes it when the
              * client asks, with any of the safe groups. */
-            static const uint16_t safe[] = {IKE_DH_CURVE25519, IKE_DH_ECP256,  IKE_DH_ECP384,
+            static const uint16_t safe[] = {IKE_DH_CURVE25519, IKE_DH_ECP256,   IKE_DH_ECP384,
                                             IKE_DH_ECP521,     IKE_DH_MODP3072, IKE_DH_MODP2048};
             for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
                 if (safe[i] == t->id)

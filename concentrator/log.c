@@ -158,9 +158,8 @@ void log_vmsg(enum log_level lvl, const char *subsys, const struct log_ctx *ctx,
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        append(line, sizeof(line), &off, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
-               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               ts.tv_nsec / 1000000);
+        append(line, sizeof(line), &off, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     }
     append(line, sizeof(line), &off, "%-6s %-6s ", log_level_name(lvl), subsys ? subsys : "-");
     if (ctx && (ctx->tenant || ctx->session || ctx->peer)) {

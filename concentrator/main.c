@@ -19,17 +19,16 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: isthmusd [-c FILE] [--check-config | --migrate |\n"
-            "                --issue-token NAME --role ROLE [--tenant TENANT]]\n"
-            "\n"
-            "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
-            "      --check-config    validate the configuration and exit\n"
-            "      --migrate         apply database migrations and exit\n"
-            "      --issue-token NAME  create an API token, print it once, and exit\n"
-            "      --role ROLE       operator, tenant-admin or tenant-viewer\n"
-            "      --tenant TENANT   the tenant of a tenant-admin or tenant-viewer token\n"
-            "  -h, --help            this text\n");
+    fprintf(out, "usage: isthmusd [-c FILE] [--check-config | --migrate |\n"
+                 "                --issue-token NAME --role ROLE [--tenant TENANT]]\n"
+                 "\n"
+                 "  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+                 "      --check-config    validate the configuration and exit\n"
+                 "      --migrate         apply database migrations and exit\n"
+                 "      --issue-token NAME  create an API token, print it once, and exit\n"
+                 "      --role ROLE       operator, tenant-admin or tenant-viewer\n"
+                 "      --tenant TENANT   the tenant of a tenant-admin or tenant-viewer token\n"
+                 "  -h, --help            this text\n");
 }
 
 static int issue_token(const struct config *cfg, const char *name, const char *role,

@@ -26,9 +26,7 @@ sqlite3 *db_open(const char *path, bool create, char *err, size_t errlen)
     sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(db, 1);
     static const char *const pragmas[] = {
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA foreign_keys=ON",
-        "PRAGMA synchronous=NORMAL",
+        "PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
         "PRAGMA secure_delete=ON", /* sealed secrets leave no plaintext, but be tidy */
     };
     for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
