@@ -86,6 +86,12 @@ static const struct api_field policy_fields[] = {
      .def = "3600"},
     {.name = "created_at", .type = AT_TIME, .flags = AF_READONLY, .column = "created_at"},
     {.name = "updated_at", .type = AT_TIME, .flags = AF_READONLY, .column = "updated_at"},
+    {.name = "acct_interim_interval",
+     .type = AT_INT,
+     .min = 0,
+     .max = 86400,
+     .column = "acct_interim_interval",
+     .def = "0"},
     {0},
 };
 

@@ -149,6 +149,8 @@ void ike_engine_post_snapshot(struct ike_engine *e, struct snapshot *s)
 static void auth_done(struct auth_job *job, void *arg)
 {
     struct ike_engine *e = arg;
+    if (ike_session_auth_done(e, job))
+        return; /* accounting */
     if (job->kind == AUTH_JOB_EAP)
         ike_auth_radius_done(e, job);
     else
@@ -259,6 +261,7 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
         ike_engine_free(e);
         return NULL;
     }
+    stats_attach(deps->stats, deps->sadb, e->auth, deps->writer);
     e->net = ike_net_open(e->cfg, e->loop, deps->own_natt, on_ike, NULL, e, err, errlen);
     if (!e->net) {
         ike_engine_free(e);
@@ -279,6 +282,7 @@ void ike_engine_free(struct ike_engine *e)
     for (size_t b = 0; b < IKE_SA_BUCKETS; b++)
         while (e->table[b])
             ikesa_destroy(e->table[b], "the daemon is stopping");
+    evl_timer_free(e->sess_timer);
     auth_pool_free(e->auth);
     ike_net_close(e->net);
     evl_async_free(e->snap_wake);

@@ -126,6 +126,7 @@ static void fail(struct ikesa *sa, uint32_t msg_id, uint16_t notify, const char 
     ikesa_log(sa, LOG_LVL_NOTICE, "authentication of '%s' failed: %s (answered %s)", who, why,
               IKE_NAME(ike_notify_name, notify));
     sa->eng->stats.failed++;
+    ike_session_failed(sa, notify);
     uint8_t inner[64];
     struct ike_builder b;
     ike_build_init_inner(&b, inner, sizeof(inner));
@@ -342,6 +343,7 @@ static void established(struct ikesa *sa)
     ikesa_set_state(sa, IKESA_ESTABLISHED);
     sa->eng->stats.established++;
     ikesa_publish(sa);
+    ike_session_up(sa);
     char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
     if (sa->has_vip4)
         pool_addr_str(&sa->vip4, v4, sizeof(v4));
@@ -543,6 +545,7 @@ void ike_auth_radius_done(struct ike_engine *e, struct auth_job *job)
         sa->msk_len = res->msk_len;
         memcpy(sa->radius_class, res->class_, res->class_len);
         sa->radius_class_len = res->class_len;
+        sa->sess.interim_s = res->interim_interval;
         if (res->has_framed_ip) {
             sa->has_framed_ip = true;
             sa->framed_ip.family = AF_INET;
@@ -565,6 +568,8 @@ void ike_auth_radius_done(struct ike_engine *e, struct auth_job *job)
                   "(answered AUTHENTICATION_FAILED)",
                   sa->eap_identity, msg[0] ? ": " : "", msg);
         e->stats.failed++;
+        ike_session_set_fail(sa, STATS_FAIL_RADIUS_REJECT);
+        ike_session_failed(sa, 0);
         if (res->eap_len >= 4 && res->eap[0] == IKE_EAP_FAILURE)
             ike_put_eap(&b, res->eap, res->eap_len);
         else
@@ -575,6 +580,8 @@ void ike_auth_radius_done(struct ike_engine *e, struct auth_job *job)
         break;
     }
     default:
+        if (res->outcome == RADIUS_EAP_NO_ANSWER)
+            ike_session_set_fail(sa, STATS_FAIL_RADIUS_DOWN);
         fail(sa, msg_id, IKE_N_AUTHENTICATION_FAILED, "%s",
              res->why[0] ? res->why : "RADIUS gave no answer");
         break;

@@ -180,6 +180,7 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ns->vip6 = sa->vip6;
     ike_child_move(ns, sa);
     ns->child_base = sa->child_base;
+    ns->sess = sa->sess; /* accounting and history go on with the session */
     ns->ike_rekeys = sa->ike_rekeys + 1;
     sa->has_vip4 = sa->has_vip6 = false;
     sa->moved = true;

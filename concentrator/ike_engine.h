@@ -18,6 +18,7 @@
 #include "concentrator/ike_keymat.h"
 #include "concentrator/ike_net.h"
 #include "concentrator/ike_proposal.h"
+#include "concentrator/ike_session.h"
 #include "concentrator/log.h"
 #include "concentrator/pool.h"
 #include "concentrator/registry.h"
@@ -167,6 +168,7 @@ struct ikesa {
     struct pool_addr vip4, vip6;
     struct ike_child child, child_old; /* child_old: rekeyed, until deleted */
     struct reg_counters child_base;    /* traffic of CHILD_SAs that are gone */
+    struct ike_sess sess;              /* counters, accounting, history (ike_session.c) */
     bool moved;                        /* rekeyed: the session lives on in a successor IKE SA */
     unsigned ike_rekeys;
 };
@@ -216,6 +218,7 @@ struct ike_engine {
     struct tenant_pools *pools;
     struct ike_tenants *tenants;
     struct ike_stats stats;
+    struct evl_timer *sess_timer; /* Interim-Updates (ike_session.c) */
 
     /* Scratch for the IKE thread (one message at a time). */
     struct ike_msg msg, inner;

@@ -108,6 +108,7 @@ struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_p
     if (!sa)
         return NULL;
     sa->state = IKESA_HALF_OPEN;
+    ike_session_init(sa);
     size_t hb = bucket(spi_i ^ peer_hash(&path->peer));
     sa->half_next = e->half_table[hb];
     e->half_table[hb] = sa;
@@ -330,6 +331,7 @@ void ikesa_terminate(struct ikesa *sa, const char *why)
     if (sa->eng->registry)
         registry_remove(sa->eng->registry, sa->id);
     ike_child_delete(sa);
+    ike_session_end(sa, why);
     ike_cfg_release(sa);
     ikesa_set_state(sa, IKESA_DELETING);
     if (!n || ike_send_request(sa, IKE_EXCH_INFORMATIONAL, inner, n, b.first) < 0)
@@ -357,6 +359,7 @@ void ikesa_destroy(struct ikesa *sa, const char *why)
     sa->state = IKESA_DEAD;
     if (!sa->moved) { /* a rekeyed IKE SA handed these to its successor */
         ike_child_delete(sa);
+        ike_session_end(sa, why);
         ike_cfg_release(sa);
     }
     evl_timer_free(sa->expire);

@@ -111,7 +111,8 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
     sqlite3_stmt *st = prepare(ld,
                                "SELECT id, name, dns_servers, search_domains, split_routes, "
                                "ike_proposals, esp_proposals, allow_weak_crypto, "
-                               "sessions_per_user, idle_timeout, ike_lifetime, child_lifetime "
+                               "sessions_per_user, idle_timeout, ike_lifetime, child_lifetime, "
+                               "acct_interim_interval "
                                "FROM policies WHERE tenant_id = ? ORDER BY id",
                                t->id);
     if (!st)
@@ -163,6 +164,7 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
         p->idle_timeout = (unsigned)sqlite3_column_int(st, 9);
         p->ike_lifetime = (unsigned)sqlite3_column_int(st, 10);
         p->child_lifetime = (unsigned)sqlite3_column_int(st, 11);
+        p->acct_interim_interval = (unsigned)sqlite3_column_int(st, 12);
     }
     sqlite3_finalize(st);
 

@@ -1,0 +1,60 @@
+/*
+ * What the IKE engine does around a session's life besides IKE itself:
+ * counters (concentrator/stats.h), RADIUS accounting (Start when the
+ * CHILD_SA is up, Interim-Update on a timer, Stop with Acct-Terminate-Cause,
+ * RFC 2866/2869) sent as auth-pool jobs, and the session_history row written
+ * by the db writer thread when the session ends. IKE thread only, and it
+ * never blocks: every record leaves as a queued job.
+ *
+ * The engine calls:
+ *   ikesa_new          -> ike_session_init
+ *   IKE_AUTH success   -> ike_session_up
+ *   IKE_AUTH failure   -> ike_session_failed (after ike_session_set_fail
+ *                         when the cause is known better than the notify)
+ *   session end        -> ike_session_end (before the CHILD_SA is deleted,
+ *                         so its last counters are read; idempotent)
+ *   auth job finished  -> ike_session_auth_done (RADIUS latency per server;
+ *                         takes accounting jobs)
+ */
+#ifndef ISTHMUS_IKE_SESSION_H
+#define ISTHMUS_IKE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "concentrator/stats.h"
+
+struct ikesa;
+struct ike_engine;
+struct auth_job;
+struct evl_timer;
+
+#define IKE_SESSION_INTERIM_MIN 5 /* seconds; shorter intervals are raised to it */
+
+/* Per-IKE SA state of this file (a member of struct ikesa). */
+struct ike_sess {
+    int64_t init_ms;         /* monotonic ms when IKE_SA_INIT arrived */
+    bool up;                 /* established: accounting started, history due */
+    bool ended;              /* ike_session_end ran */
+    unsigned interim_s;      /* from the Access-Accept (Acct-Interim-Interval) */
+    int64_t next_interim_ms; /* monotonic; 0: not scheduled yet */
+    bool has_fail;
+    enum stats_fail fail;
+};
+
+void ike_session_init(struct ikesa *sa);
+void ike_session_up(struct ikesa *sa);
+void ike_session_set_fail(struct ikesa *sa, enum stats_fail why);
+void ike_session_failed(struct ikesa *sa, uint16_t notify);
+/* Ends the session's accounting and writes its history row; why is the
+ * reason the engine logs (mapped to an Acct-Terminate-Cause). */
+void ike_session_end(struct ikesa *sa, const char *why);
+/* Returns true when it took the job (accounting), false for the caller's. */
+bool ike_session_auth_done(struct ike_engine *e, struct auth_job *job);
+
+/* The Acct-Terminate-Cause (RFC 2866 5.10) of a reason text, and its name
+ * as the session history stores it ("admin-reset", "user-request", ...). */
+unsigned ike_session_cause(const char *why);
+const char *ike_session_cause_name(unsigned cause);
+
+#endif
