@@ -39,6 +39,7 @@ import datetime
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -378,6 +379,15 @@ class Rig:
                         f.write(ca.read())
         self.radius.start()
         return self.radius
+
+    def drop_udp(self, port):
+        """Makes a RADIUS server at 127.0.0.1:port of the gateway namespace
+        "down and silent": its requests are dropped (no port unreachable)."""
+        nft = ("table inet ikdrop%d {\n chain input {\n"
+               "  type filter hook input priority filter; policy accept;\n"
+               "  udp dport %d drop\n }\n}\n") % (port, port)
+        subprocess.run(["ip", "netns", "exec", self.topo.gw, "nft", "-f", "-"], input=nft,
+                       text=True, check=True, capture_output=True, timeout=20)
 
     # -- the gateway's log --------------------------------------------------------
     def mark(self):
