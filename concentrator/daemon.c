@@ -15,6 +15,8 @@
 #include "auth/seal.h"
 #include "concentrator/event.h"
 #include "concentrator/ike.h"
+#include "concentrator/ike_tenant.h"
+#include "concentrator/pool.h"
 #include "concentrator/registry.h"
 #include "concentrator/snapshot.h"
 #include "concentrator/snapshot_loader.h"
@@ -22,6 +24,8 @@
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/writer.h"
+#include "esp/esp_io.h"
+#include "esp/esp_sadb.h"
 
 #define WRITER_QUEUE_MAX 100000
 
@@ -70,7 +74,106 @@ struct daemon {
     int stop_signal;
     struct ike_engine *ike;
     struct snapshot_loader *loader;
+    struct esp_sadb *sadb;
+    struct esp_io *esp;
+    struct evl_async *esp_ike_wake; /* IKE datagrams from the ESP workers */
 };
+
+/* ---- The ESP data plane (esp/esp_io.h): the workers own the NAT-T port and
+ * hand IKE to this thread; tenants' TUN devices follow the snapshots. ---- */
+
+static void esp_ike_wake(void *arg)
+{
+    struct daemon *d = arg;
+    evl_async_send(d->esp_ike_wake); /* from a worker */
+}
+
+static void esp_ike_one(void *arg, uint8_t *buf, size_t len, const struct esp_io_path *p)
+{
+    struct daemon *d = arg;
+    struct ike_path path;
+    memset(&path, 0, sizeof(path));
+    path.peer = p->peer;
+    path.local = p->local;
+    path.natt = true;
+    ike_engine_natt_input(d->ike, buf, len, &path);
+}
+
+static void on_esp_ike(struct evl_async *a, void *arg)
+{
+    (void)a;
+    struct daemon *d = arg;
+    if (d->ike && d->esp)
+        esp_io_ike_drain(d->esp, esp_ike_one, d);
+}
+
+static int esp_natt_send(void *arg, const uint8_t *buf, size_t len, const struct ike_path *path)
+{
+    struct daemon *d = arg;
+    struct esp_io_path p;
+    p.peer = path->peer;
+    p.local = path->local;
+    return esp_io_natt_send(d->esp, buf, len, &p);
+}
+
+static struct esp_io *esp_start(struct daemon *d, char *err, size_t errlen)
+{
+    const struct config *cfg = d->cfg;
+    struct esp_io_config c;
+    memset(&c, 0, sizeof(c));
+    c.workers = cfg->esp_workers;
+    for (unsigned i = 0; i < cfg->ike_listen_count && i < ESP_IO_MAX_LISTEN; i++)
+        snprintf(c.listen[c.n_listen++], sizeof(c.listen[0]), "%s", cfg->ike_listen[i]);
+    c.natt_port = cfg->natt_port;
+    c.raw_esp = true;
+    snprintf(c.tenant_hook, sizeof(c.tenant_hook), "%s", cfg->tenant_hook);
+    c.ike_wake = esp_ike_wake;
+    c.ike_arg = d;
+    return esp_io_start(&c, d->sadb, err, errlen);
+}
+
+/* The TUN devices of the snapshot's enabled tenants: every pool of their
+ * policies, with the gateway's address in it. */
+static void esp_sync_tenants(struct daemon *d, const struct snapshot *s)
+{
+    if (!d->esp)
+        return;
+    struct esp_tun_spec *specs = calloc(s->n_tenants ? s->n_tenants : 1, sizeof(*specs));
+    if (!specs) {
+        log_err("daemon", "tenant devices not updated: out of memory");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_tenants; i++) {
+        const struct snap_tenant *t = &s->tenants[i];
+        if (!t->enabled || !t->ifname)
+            continue;
+        struct esp_tun_spec *sp = &specs[n++];
+        sp->tenant = ike_tenant_index(t->id);
+        snprintf(sp->name, sizeof(sp->name), "%s", t->id);
+        snprintf(sp->ifname, sizeof(sp->ifname), "%s", t->ifname);
+        snprintf(sp->netns, sizeof(sp->netns), "%s", t->netns ? t->netns : "");
+        sp->mtu = t->mtu;
+        for (size_t p = 0; p < t->n_policies; p++)
+            for (size_t k = 0; k < t->policies[p].n_pools && sp->n_nets < ESP_TUN_MAX_NETS; k++) {
+                const char *cidr = t->policies[p].pools[k];
+                bool dup = false;
+                for (unsigned j = 0; j < sp->n_nets; j++)
+                    dup = dup || strcmp(sp->nets[j].pool, cidr) == 0;
+                struct pool *pl = dup ? NULL : pool_new(cidr);
+                if (!pl)
+                    continue;
+                struct pool_addr gw;
+                pool_gateway(pl, &gw);
+                struct esp_tun_net *net = &sp->nets[sp->n_nets++];
+                snprintf(net->pool, sizeof(net->pool), "%s", cidr);
+                pool_addr_str(&gw, net->gateway, sizeof(net->gateway));
+                pool_free(pl);
+            }
+    }
+    esp_io_tenant_sync(d->esp, specs, n);
+    free(specs);
+}
 
 /* The API's hooks into the daemon: a configuration change rebuilds the IKE
  * thread's tenant snapshot; sessions are counted in the registry and ended
@@ -101,6 +204,7 @@ static void api_terminate_sessions(void *arg, const char *tenant, const char *us
 static void snapshot_to_ike(void *arg, struct snapshot *s)
 {
     struct daemon *d = arg;
+    esp_sync_tenants(d, s); /* queued: the ESP control thread does the work */
     ike_engine_post_snapshot(d->ike, s);
 }
 
@@ -133,6 +237,7 @@ int daemon_run(const struct config *cfg, const char *config_path)
     struct db_writer *writer = NULL;
     struct api_server *api = NULL;
     struct evl_signal *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
+    bool rcu_registered = false;
 
     signal(SIGPIPE, SIG_IGN);
     log_notice("daemon", "isthmusd starting (config %s, pid %d)", config_path, (int)getpid());
@@ -158,13 +263,29 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "%s", err);
         goto done;
     }
+    /* This thread is the SA database's writer (the IKE engine installs). */
+    esp_rcu_register_writer();
+    rcu_registered = true;
+    struct esp_sadb_config scfg = {.workers = esp_io_workers_resolve(cfg->esp_workers)};
+    d.sadb = esp_sadb_new(&scfg);
+    d.esp_ike_wake = evl_async_new(d.loop, on_esp_ike, &d);
+    if (!d.sadb || !d.esp_ike_wake) {
+        log_err("daemon", "cannot set up the ESP data plane: out of memory");
+        goto done;
+    }
     struct ike_engine_deps ideps = {
-        .cfg = cfg, .loop = d.loop, .master_key = &key, .sadb = NULL, .own_natt = true};
+        .cfg = cfg, .loop = d.loop, .master_key = &key, .sadb = d.sadb, .own_natt = false};
     d.ike = ike_engine_new(&ideps, err, sizeof(err));
     if (!d.ike) {
         log_err("daemon", "%s", err);
         goto done;
     }
+    d.esp = esp_start(&d, err, sizeof(err));
+    if (!d.esp) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
+    ike_engine_set_natt_sender(d.ike, esp_natt_send, &d);
     d.loader = snapshot_loader_start(cfg->database, &key, snapshot_to_ike, &d, err, sizeof(err));
     if (!d.loader) {
         log_err("daemon", "%s", err);
@@ -190,7 +311,13 @@ int daemon_run(const struct config *cfg, const char *config_path)
 done:
     api_server_stop(api);
     snapshot_loader_stop(d.loader);
-    ike_engine_free(d.ike);
+    ike_engine_free(d.ike); /* its Deletes still leave through the workers */
+    d.ike = NULL;
+    esp_io_stop(d.esp); /* tenant devices removed, down hooks run */
+    evl_async_free(d.esp_ike_wake);
+    esp_sadb_free(d.sadb);
+    if (rcu_registered)
+        esp_rcu_unregister();
     db_writer_stop(writer);
     evl_signal_free(sig_term);
     evl_signal_free(sig_int);

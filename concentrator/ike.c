@@ -95,6 +95,7 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
     if (u <= 0)
         return;
     follow_peer(sa, path);
+    sa->last_rx = evl_now(e->loop);
     if (response) {
         ike_info_response(sa, &e->inner);
         return;
@@ -268,6 +269,17 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
         return NULL;
     }
     return e;
+}
+
+void ike_engine_natt_input(struct ike_engine *e, uint8_t *buf, size_t len,
+                           const struct ike_path *path)
+{
+    ike_net_input(e->net, buf, len, path);
+}
+
+void ike_engine_set_natt_sender(struct ike_engine *e, ike_net_natt_send_fn fn, void *arg)
+{
+    ike_net_set_natt_sender(e->net, fn, arg);
 }
 
 uint16_t ike_engine_port(const struct ike_engine *e, bool natt)

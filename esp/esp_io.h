@@ -65,9 +65,9 @@ struct esp_io_path {
  * must not block (e.g. evl_async_send). */
 typedef void (*esp_io_wake_fn)(void *arg);
 /* Receives one IKE datagram in esp_io_ike_drain: the UDP payload, non-ESP
- * marker included (what ike_net_input expects with natt = true). */
-typedef void (*esp_io_ike_fn)(void *arg, const uint8_t *buf, size_t len,
-                              const struct esp_io_path *path);
+ * marker included (what ike_net_input expects with natt = true). buf is the
+ * callee's to modify (decrypt in place) until it returns. */
+typedef void (*esp_io_ike_fn)(void *arg, uint8_t *buf, size_t len, const struct esp_io_path *path);
 
 struct esp_io_config {
     unsigned workers;                   /* 0: one per online core; at most ESP_IO_MAX_WORKERS */

@@ -8,14 +8,15 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,54 +36,116 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs argv (PATH searched when path_search) with envp, waits at most
- * CHILD_TIMEOUT_MS; its stderr's first line goes to err. Returns 0 if it
- * exited with 0. */
-static int run(char *const argv[], char *const envp[], bool path_search, char *err, size_t errlen)
+/* The program's path: as given if it has a slash, else the first
+ * executable of that name in the usual system folders. */
+static const char *find_prog(const char *name, char *buf, size_t len)
 {
-    int rc = -1, pfd[2] = {-1, -1};
-    char out[512];
-    size_t outlen = 0;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
+    if (strchr(name, '/'))
+        return name;
+    static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(buf, len, "%s/%s", dirs[i], name);
+        if (access(buf, X_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
+/* Reads exactly len bytes from the (non-blocking) fd until deadline; true
+ * if they came. */
+static bool read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+    size_t got = 0;
+    while (got < len) {
+        int left = (int)(deadline - now_ms());
+        struct pollfd p = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return false;
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r == 0)
+            return false;
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return true;
+}
+
+/*
+ * Runs argv with envp, waits at most CHILD_TIMEOUT_MS; the first line of its
+ * stderr goes to err. Returns 0 if it exited with 0.
+ *
+ * The daemon's event loop reaps every SIGCHLD child with waitpid(-1), which
+ * would steal the program's exit status. So a helper is made with clone3
+ * and no exit signal (invisible to waitpid(-1); it never execs, so it keeps
+ * that), and the helper runs the program, waits for it, and writes its pid
+ * and then its status to a pipe. Between clone and _exit the helper calls
+ * only async-signal-safe functions.
+ */
+static int run(char *const argv[], char *const envp[], char *err, size_t errlen)
+{
+    int rc = -1, epipe[2] = {-1, -1}, spipe[2] = {-1, -1}, devnull = -1;
+    char out[512], pathbuf[256];
+    const char *path = find_prog(argv[0], pathbuf, sizeof(pathbuf));
+    if (!path) {
+        snprintf(err, errlen, "%s not found", argv[0]);
+        return -1;
+    }
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0 || pipe2(epipe, O_CLOEXEC) < 0 || pipe2(spipe, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto done;
     }
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-    pid_t pid;
-    int e = path_search ? posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp)
-                        : posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
-    close(pfd[1]);
-    pfd[1] = -1;
-    if (e != 0) {
-        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(e));
+    fcntl(epipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(spipe[0], F_SETFL, O_NONBLOCK);
+    struct clone_args ca;
+    memset(&ca, 0, sizeof(ca)); /* fork semantics, exit_signal 0 */
+    pid_t helper = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+    if (helper == 0) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &dfl, NULL);
+        struct clone_args cb;
+        memset(&cb, 0, sizeof(cb));
+        cb.exit_signal = SIGCHLD;
+        pid_t pid = (pid_t)syscall(SYS_clone3, &cb, sizeof(cb));
+        if (pid == 0) {
+            if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(epipe[1], 2) < 0)
+                _exit(126);
+            execve(path, argv, envp);
+            _exit(127);
+        }
+        int st = 127 << 8;
+        if (write(spipe[1], &pid, sizeof(pid)) != sizeof(pid))
+            _exit(1);
+        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        _exit(write(spipe[1], &st, sizeof(st)) == sizeof(st) ? 0 : 1);
+    }
+    close(epipe[1]);
+    close(spipe[1]);
+    epipe[1] = spipe[1] = -1;
+    if (helper < 0) {
+        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(errno));
         goto done;
     }
     int64_t deadline = now_ms() + CHILD_TIMEOUT_MS;
+    pid_t pid = -1;
     int status = 0;
-    for (;;) {
-        struct pollfd p = {pfd[0], POLLIN, 0};
-        if (poll(&p, 1, 50) > 0) {
-            ssize_t r = read(pfd[0], out + outlen, sizeof(out) - 1 - outlen);
-            if (r > 0)
-                outlen += (size_t)r;
-            if (outlen == sizeof(out) - 1)
-                outlen = 0; /* keep reading so the child never blocks */
-        }
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            snprintf(err, errlen, "%s did not finish in %d s", argv[0], CHILD_TIMEOUT_MS / 1000);
-            goto done;
-        }
+    bool have_pid = read_full(spipe[0], &pid, sizeof(pid), deadline);
+    bool have_status = have_pid && read_full(spipe[0], &status, sizeof(status), deadline);
+    if (!have_status && have_pid && pid > 0) {
+        kill(pid, SIGKILL); /* the program we started, by its pid */
+        have_status = read_full(spipe[0], &status, sizeof(status), now_ms() + 2000);
     }
-    out[outlen] = 0;
+    while (waitpid(helper, NULL, __WCLONE) < 0 && errno == EINTR)
+        ;
+    if (!have_status || pid <= 0) {
+        snprintf(err, errlen, "%s did not finish in %d s", argv[0], CHILD_TIMEOUT_MS / 1000);
+        goto done;
+    }
+    ssize_t n = read(epipe[0], out, sizeof(out) - 1);
+    out[n > 0 ? n : 0] = 0;
     out[strcspn(out, "\n")] = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         rc = 0;
@@ -92,17 +155,20 @@ static int run(char *const argv[], char *const envp[], bool path_search, char *e
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), *out ? ": " : "", out);
     }
 done:
-    posix_spawn_file_actions_destroy(&fa);
-    if (pfd[0] >= 0)
-        close(pfd[0]);
-    if (pfd[1] >= 0)
-        close(pfd[1]);
+    if (devnull >= 0)
+        close(devnull);
+    for (int i = 0; i < 2; i++) {
+        if (epipe[i] >= 0)
+            close(epipe[i]);
+        if (spipe[i] >= 0)
+            close(spipe[i]);
+    }
     return rc;
 }
 
 static int ip(char *err, size_t errlen, char *const argv[])
 {
-    return run(argv, environ, true, err, errlen);
+    return run(argv, environ, err, errlen);
 }
 
 /* --- checks -------------------------------------------------------------- */
@@ -312,7 +378,7 @@ static void hook(struct esp_io *io, const struct esp_tun_spec *s, const char *ac
     char *argv[] = {io->cfg.tenant_hook, (char *)(uintptr_t)action, NULL};
     char err[300];
     struct log_ctx ctx = {s->name, NULL, NULL};
-    if (run(argv, envp, false, err, sizeof(err)) < 0)
+    if (run(argv, envp, err, sizeof(err)) < 0)
         log_msg(LOG_LVL_ERROR, "esp", &ctx, "tenant hook %s %s: %s", io->cfg.tenant_hook, action,
                 err);
     else

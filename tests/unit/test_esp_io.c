@@ -300,7 +300,7 @@ struct got_ike {
     int n;
 };
 
-static void take_ike(void *arg, const uint8_t *buf, size_t len, const struct esp_io_path *path)
+static void take_ike(void *arg, uint8_t *buf, size_t len, const struct esp_io_path *path)
 {
     struct got_ike *g = arg;
     g->n++;
