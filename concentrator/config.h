@@ -35,6 +35,7 @@ struct config {
     unsigned half_open_per_peer;  /* half-open IKE SAs per source address */
     unsigned cookie_threshold;    /* half-open count above which cookies are required */
     unsigned half_open_timeout_s; /* expiry of an IKE SA that does not finish IKE_AUTH */
+    unsigned dpd_delay_s;         /* liveness check after this long without traffic; 0: off */
 
     /* [esp] */
     unsigned esp_workers; /* 0: one per core */

@@ -343,6 +343,7 @@ static void established(struct ikesa *sa)
     ikesa_set_state(sa, IKESA_ESTABLISHED);
     sa->eng->stats.established++;
     ikesa_publish(sa);
+    ikesa_start_liveness(sa);
     ike_session_up(sa);
     char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
     if (sa->has_vip4)

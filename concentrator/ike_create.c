@@ -190,6 +190,7 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ikesa_log(ns, LOG_LVL_INFO, "IKE_SA rekeyed to %016llx_i %016llx_r with %s",
               (unsigned long long)ns->spi_i, (unsigned long long)ns->spi_r, ns->alg_text);
     ikesa_publish(ns);
+    ikesa_start_liveness(ns);
 }
 
 void ike_create_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id)

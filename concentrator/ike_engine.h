@@ -138,6 +138,9 @@ struct ikesa {
     struct evl_timer *retransmit;
 
     struct evl_timer *expire; /* half-open expiry */
+    struct evl_timer *dpd;    /* liveness checks */
+    double last_rx;           /* loop time of the last authenticated message */
+    uint64_t last_packets_in; /* ESP packets seen at the last check */
 
     /* IKE_AUTH. */
     uint8_t idi_type;
@@ -242,6 +245,8 @@ void ikesa_destroy(struct ikesa *sa, const char *why);
 /* Ends an established SA from our side: Delete sent (retransmitted until
  * answered or given up), CHILD_SA and addresses released at once. */
 void ikesa_terminate(struct ikesa *sa, const char *why);
+/* Starts the liveness checks of an established SA ([ike] dpd_delay). */
+void ikesa_start_liveness(struct ikesa *sa);
 /* Publishes the SA in the session registry (after a change). */
 void ikesa_publish(struct ikesa *sa);
 /* Log context of an SA. */

@@ -130,7 +130,9 @@ static void on_retransmit(struct evl_timer *t, void *arg)
         return;
     if (++sa->our_tries > RETRANSMIT_TRIES) {
         sa->our_pending = false;
-        ikesa_destroy(sa, "the peer did not answer our request (retransmissions exhausted)");
+        ikesa_destroy(sa, sa->state == IKESA_DELETING
+                              ? "the peer did not answer our Delete"
+                              : "dead peer: it did not answer our liveness checks");
         return;
     }
     send_cached(sa, &sa->our_req);

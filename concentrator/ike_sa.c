@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concentrator/config.h"
 #include "concentrator/event.h"
 #include "concentrator/ike_crypto.h"
 #include "concentrator/ike_engine.h"
 #include "concentrator/registry.h"
+#include "esp/esp_sadb.h"
 
 static const char *const state_names[] = {
     [IKESA_HALF_OPEN] = "HALF_OPEN", [IKESA_EAP] = "EAP",
@@ -315,6 +317,43 @@ void ikesa_publish(struct ikesa *sa)
     registry_put(e->registry, &r);
 }
 
+/* A client that sends nothing for dpd_delay seconds, neither IKE nor ESP, is
+ * asked an empty INFORMATIONAL; ike_msg.c removes it when the
+ * retransmissions of that go unanswered. */
+static void on_dpd(struct evl_timer *t, void *arg)
+{
+    (void)t;
+    struct ikesa *sa = arg;
+    struct ike_engine *e = sa->eng;
+    if (sa->state != IKESA_ESTABLISHED || sa->our_pending)
+        return;
+    if (sa->child.installed && e->deps.sadb) {
+        struct esp_sa_stats st;
+        if (esp_sadb_sa_stats(e->deps.sadb, sa->child.spi_in, &st) == 0 &&
+            st.packets_in != sa->last_packets_in) {
+            sa->last_packets_in = st.packets_in;
+            return;
+        }
+    }
+    double now = evl_now(e->loop);
+    if (now - sa->last_rx < e->cfg->dpd_delay_s)
+        return;
+    ikesa_log(sa, LOG_LVL_DEBUG, "no traffic for %.0f s: checking that the peer is alive",
+              now - sa->last_rx);
+    ike_send_request(sa, IKE_EXCH_INFORMATIONAL, NULL, 0, IKE_PL_NONE);
+}
+
+void ikesa_start_liveness(struct ikesa *sa)
+{
+    struct ike_engine *e = sa->eng;
+    sa->last_rx = evl_now(e->loop);
+    if (!e->cfg->dpd_delay_s || sa->dpd)
+        return;
+    sa->dpd = evl_timer_new(e->loop, on_dpd, sa);
+    if (sa->dpd)
+        evl_timer_start(sa->dpd, e->cfg->dpd_delay_s, e->cfg->dpd_delay_s);
+}
+
 void ikesa_terminate(struct ikesa *sa, const char *why)
 {
     if (sa->state != IKESA_ESTABLISHED) {
@@ -363,6 +402,7 @@ void ikesa_destroy(struct ikesa *sa, const char *why)
         ike_cfg_release(sa);
     }
     evl_timer_free(sa->expire);
+    evl_timer_free(sa->dpd);
     evl_timer_free(sa->retransmit);
     ike_cached_clear(&sa->resp);
     ike_cached_clear(&sa->our_req);
