@@ -116,6 +116,12 @@ run: deps
 	@[ -f var/isthmus.conf ] || sed -e 's|@VAR@|$(CURDIR)/var|g' deploy/isthmus.conf.dev > var/isthmus.conf
 	$(BUILD)/isthmusd -c var/isthmus.conf
 
+# The demo: FreeRADIUS, isthmusd and a strongSwan client in namespaces; a
+# tenant made through the API; a ping through the tunnel; then cleanup.
+demo: deps
+	$(MAKE) all
+	/usr/bin/python3 deploy/demo.py
+
 deps:
 	bash deploy/install-deps.sh
 
