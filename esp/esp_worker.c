@@ -45,8 +45,8 @@ static void deliver(struct esp_worker *w, struct esp_buf *b)
 
 static void malformed(struct esp_worker *w)
 {
-    esp_io_count(w, ESP_IO_DROP_MALFORMED, 1);
     esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_MALFORMED);
+    esp_io_count(w, ESP_IO_DROP_MALFORMED, 1);
 }
 
 static void on_udp(struct esp_worker *w, const struct esp_io_sock *s, unsigned i)
