@@ -358,6 +358,22 @@ static void established(struct ikesa *sa)
               v4, v4[0] && v6[0] ? " " : "", v6, sa->alg_text, sa->child.alg_text);
 }
 
+/* The last IKE_AUTH answer, after our AUTH in b: CP, the CHILD_SA, and the
+ * session is up. */
+static void finish(struct ikesa *sa, uint32_t msg_id, struct ike_builder *b)
+{
+    char why[256];
+    uint16_t err = put_child(sa, b, why, sizeof(why));
+    if (err) {
+        fail(sa, msg_id, err, "%s", why);
+        return;
+    }
+    established(sa);
+    if (sa->initial_contact)
+        initial_contact(sa);
+    respond(sa, msg_id, b);
+}
+
 /* Checks the IKE algorithms chosen at IKE_SA_INIT against the client's own
  * policy (IKE_SA_INIT chose from all tenants' policies together). */
 static bool ike_alg_allowed(struct ikesa *sa)
@@ -416,20 +432,7 @@ static int submit_radius(struct ikesa *sa, const uint8_t *eap, size_t eap_len, c
         return -1;
     }
     struct radius_eap_req *rq = &job->u.eap.req;
-    for (size_t i = 0; i < t->n_radius && rq->servers.n < RADIUS_SERVERS_MAX; i++) {
-        const struct snap_radius *r = &t->radius[i];
-        if (!r->secret_len || r->secret_len >= RADIUS_SECRET_MAX)
-            continue;
-        struct radius_server *s = &rq->servers.s[rq->servers.n++];
-        snprintf(s->host, sizeof(s->host), "%s", r->host);
-        s->auth_port = r->auth_port;
-        s->acct_port = r->acct_port;
-        memcpy(s->secret, r->secret, r->secret_len);
-        s->secret[r->secret_len] = '\0';
-        s->timeout_ms = r->timeout_ms;
-        s->retries = r->retries;
-        s->priority = (int)r->priority;
-    }
+    ike_tenant_radius(t, &rq->servers);
     if (rq->servers.n == 0) {
         auth_job_free(job);
         snprintf(why, whylen, "the tenant has no usable RADIUS server");
@@ -621,16 +624,7 @@ static void eap_final(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
         return;
     }
     ike_put_auth(&b, IKE_AUTH_SHARED_KEY_MIC, mine, mine_len);
-    char why[256];
-    uint16_t err = put_child(sa, &b, why, sizeof(why));
-    if (err) {
-        fail(sa, msg_id, err, "%s", why);
-        return;
-    }
-    established(sa);
-    if (sa->initial_contact)
-        initial_contact(sa);
-    respond(sa, msg_id, &b);
+    finish(sa, msg_id, &b);
 }
 
 /* ---- the first IKE_AUTH message ---- */
@@ -730,16 +724,7 @@ static void cert_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
         fail(sa, msg_id, IKE_N_AUTHENTICATION_FAILED, "%s", serr);
         return;
     }
-    char why[256];
-    uint16_t cerr = put_child(sa, &b, why, sizeof(why));
-    if (cerr) {
-        fail(sa, msg_id, cerr, "%s", why);
-        return;
-    }
-    established(sa);
-    if (sa->initial_contact)
-        initial_contact(sa);
-    respond(sa, msg_id, &b);
+    finish(sa, msg_id, &b);
 }
 
 static void first_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/radius_client.h"
 #include "auth/x509.h"
 #include "concentrator/log.h"
 
@@ -165,4 +166,24 @@ uint32_t ike_tenant_index(const char *tenant_id)
 done:
     pthread_mutex_unlock(&index_lock);
     return idx;
+}
+
+size_t ike_tenant_radius(const struct snap_tenant *t, struct radius_servers *out)
+{
+    out->n = 0;
+    for (size_t i = 0; i < t->n_radius && out->n < RADIUS_SERVERS_MAX; i++) {
+        const struct snap_radius *r = &t->radius[i];
+        if (!r->secret_len || r->secret_len >= RADIUS_SECRET_MAX)
+            continue; /* its secret did not open: logged when the snapshot was made */
+        struct radius_server *s = &out->s[out->n++];
+        snprintf(s->host, sizeof(s->host), "%s", r->host);
+        s->auth_port = r->auth_port;
+        s->acct_port = r->acct_port;
+        memcpy(s->secret, r->secret, r->secret_len);
+        s->secret[r->secret_len] = '\0';
+        s->timeout_ms = r->timeout_ms;
+        s->retries = r->retries;
+        s->priority = (int)r->priority;
+    }
+    return out->n;
 }

@@ -36,6 +36,11 @@ void ike_tenants_free(struct ike_tenants *ts);
 const struct tenant_crypto *ike_tenant_crypto(struct ike_tenants *ts, const struct snap_tenant *t,
                                               uint64_t gen);
 
+struct radius_servers;
+/* The tenant's usable RADIUS servers (secrets opened) in priority order, as
+ * the RADIUS client takes them. Returns how many. */
+size_t ike_tenant_radius(const struct snap_tenant *t, struct radius_servers *out);
+
 /* A stable small number for a tenant id (1, 2, ...), for the data plane.
  * Any thread. */
 uint32_t ike_tenant_index(const char *tenant_id);
