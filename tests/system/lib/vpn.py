@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from . import strongswan as sw
 from . import topo as T
 from .api import operator_client
-from .freeradius import FreeRadius, User
+from .freeradius import FreeRadius, User, make_certs
 from .isthmusd import Isthmusd, binary
 from .proc import ProcSet, wait_for
 
@@ -361,20 +361,28 @@ class Rig:
                         "with the last API change")
 
     # -- FreeRADIUS -----------------------------------------------------------
-    def start_radius(self, trust_tenant_cas=True):
-        """Starts FreeRADIUS in the gateway namespace with the rig's users;
-        for EAP-TLS it trusts the CAs of the tenants provisioned so far."""
+    def start_radius(self, trust=None, tls_server_id=RADIUS_SERVER_ID):
+        """Starts FreeRADIUS in the gateway namespace with the rig's users.
+
+        For EAP-TLS it trusts the CAs of the tenants numbered in trust
+        (default: every tenant provisioned so far), and its own server
+        certificate (from its own CA, which clients trust) names
+        tls_server_id: a strongSwan client checks it against the gateway
+        identity, unless told another with aaa_id, which strongSwan 5.9.8
+        then demands already of the gateway's certificate round."""
         users = {name: User(pw) for name, pw in self.radius_users.items()}
         self.radius = FreeRadius(os.path.join(self.workdir, "radius"), RADIUS_SECRET,
                                  users, auth_port=RADIUS_AUTH_PORT,
                                  acct_port=RADIUS_ACCT_PORT, netns=self.topo.gw)
         self.radius.configure()
+        if tls_server_id != RADIUS_SERVER_ID:
+            make_certs(os.path.dirname(self.radius.certs["ca"]), server_cn=tls_server_id)
         # The client trusts FreeRADIUS's own CA (its EAP-TLS server certificate).
         self.radius_ca = os.path.join(self.workdir, "radius-ca.pem")
         shutil.copyfile(self.radius.certs["ca"], self.radius_ca)
-        if trust_tenant_cas:
-            with open(self.radius.certs["ca"], "a") as f:
-                for ten in self.tenants.values():
+        with open(self.radius.certs["ca"], "a") as f:
+            for t, ten in self.tenants.items():
+                if trust is None or t in trust:
                     with open(ten.ca_path) as ca:
                         f.write(ca.read())
         self.radius.start()
@@ -434,12 +442,12 @@ class Rig:
 
     def add_eap_tls(self, c, t, identity, cert, key, conn="vpn", **kw):
         """EAP-TLS to FreeRADIUS with a certificate (FreeRADIUS must trust
-        its issuer: start_radius() after the tenant exists)."""
+        its issuer: start_radius() after the tenant exists; the client
+        checks FreeRADIUS's certificate against tenant t's gateway identity:
+        start_radius(tls_server_id=...))."""
         kw.setdefault("remote_ts", [T.tenant_net(t)])
-        conn_d = c.add_client(conn, remote_addr=T.GW_ADDR, remote_id=T.tenant_fqdn(t),
-                              auth="eap-tls", identity=identity, cert=cert, key=key, **kw)
-        conn_d["remote"]["aaa_id"] = RADIUS_SERVER_ID
-        return conn_d
+        return c.add_client(conn, remote_addr=T.GW_ADDR, remote_id=T.tenant_fqdn(t),
+                            auth="eap-tls", identity=identity, cert=cert, key=key, **kw)
 
     def add_cert(self, c, t, identity, cert, key, conn="vpn", **kw):
         """Certificate authentication (no EAP) with the given certificate."""
