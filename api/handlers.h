@@ -14,6 +14,17 @@ void api_h_audit_list(struct api_req *req, struct api_resp *resp);
 void api_h_health(struct api_req *req, struct api_resp *resp);
 void api_h_ready(struct api_req *req, struct api_resp *resp);
 
+/* Live sessions, statistics, session history, metrics (h_sessions.c,
+ * h_stats.c, metrics.c). */
+void api_h_sessions_list(struct api_req *req, struct api_resp *resp);
+void api_h_tenant_sessions_list(struct api_req *req, struct api_resp *resp);
+void api_h_session_get(struct api_req *req, struct api_resp *resp);
+void api_h_session_delete(struct api_req *req, struct api_resp *resp);
+void api_h_session_history(struct api_req *req, struct api_resp *resp);
+void api_h_stats(struct api_req *req, struct api_resp *resp);
+void api_h_tenant_stats(struct api_req *req, struct api_resp *resp);
+void api_h_metrics(struct api_req *req, struct api_resp *resp);
+
 extern const struct api_field api_token_fields[];
 
 /* The i-th request body's field table and its name (fuzzer, tests); false

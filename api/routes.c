@@ -94,6 +94,14 @@ const struct api_route api_routes[] = {
     {API_GET, "/api/v1/tokens/{id}", api_h_tokens_get, 0},
     {API_DELETE, "/api/v1/tokens/{id}", api_h_tokens_revoke, 0},
     {API_GET, "/api/v1/audit", api_h_audit_list, 0},
+    {API_GET, "/api/v1/sessions", api_h_sessions_list, 0},
+    {API_GET, "/api/v1/sessions/{id}", api_h_session_get, 0},
+    {API_DELETE, "/api/v1/sessions/{id}", api_h_session_delete, 0},
+    {API_GET, T "/sessions", api_h_tenant_sessions_list, 0},
+    {API_GET, T "/session-history", api_h_session_history, 0},
+    {API_GET, "/api/v1/stats", api_h_stats, 0},
+    {API_GET, T "/stats", api_h_tenant_stats, 0},
+    {API_GET, "/metrics", api_h_metrics, 0},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

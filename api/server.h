@@ -11,6 +11,8 @@
 struct config;
 struct seal_key;
 struct api_server;
+struct registry;
+struct stats;
 
 struct api_deps {
     const struct config *cfg;
@@ -26,6 +28,12 @@ struct api_deps {
     /* End the live sessions of a tenant's user, or of the whole tenant when
      * username is NULL (user disabled or deleted, tenant deleted). */
     void (*terminate_sessions)(void *arg, const char *tenant, const char *username);
+    /* Live sessions and counters (concentrator/registry.h, stats.h), read
+     * without holding up the IKE thread; ending one session is a command
+     * to the IKE thread. Any may be NULL. */
+    struct registry *registry;
+    struct stats *stats;
+    void (*terminate_session)(void *arg, const char *session_id, const char *why);
 };
 
 /* Starts listening on cfg->api_listen. Returns NULL with a message in err. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/metrics.h"
 #include "api/server.h"
 #include "auth/seal.h"
 #include "concentrator/event.h"
@@ -19,6 +20,7 @@
 #include "concentrator/pool.h"
 #include "concentrator/registry.h"
 #include "concentrator/snapshot.h"
+#include "concentrator/stats.h"
 #include "concentrator/snapshot_loader.h"
 #include "concentrator/log.h"
 #include "db/db.h"
@@ -201,6 +203,13 @@ static void api_terminate_sessions(void *arg, const char *tenant, const char *us
                                       : "the tenant was disabled or deleted");
 }
 
+static void api_terminate_session(void *arg, const char *session_id, const char *why)
+{
+    struct daemon *d = arg;
+    if (d->ike)
+        ike_engine_terminate(d->ike, session_id, NULL, NULL, why);
+}
+
 static void snapshot_to_ike(void *arg, struct snapshot *s)
 {
     struct daemon *d = arg;
@@ -236,6 +245,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
     struct seal_key key;
     struct db_writer *writer = NULL;
     struct api_server *api = NULL;
+    struct api_metrics_server *metrics = NULL;
+    struct stats *stats = NULL;
     struct evl_signal *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
     bool rcu_registered = false;
 
@@ -273,8 +284,19 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "cannot set up the ESP data plane: out of memory");
         goto done;
     }
-    struct ike_engine_deps ideps = {
-        .cfg = cfg, .loop = d.loop, .master_key = &key, .sadb = d.sadb, .own_natt = false};
+    stats = stats_new();
+    if (!stats) {
+        log_err("daemon", "out of memory");
+        goto done;
+    }
+    struct ike_engine_deps ideps = {.cfg = cfg,
+                                    .loop = d.loop,
+                                    .master_key = &key,
+                                    .sadb = d.sadb,
+                                    .own_natt = false,
+                                    .stats = stats,
+                                    .writer = writer,
+                                    .history_retention_days = cfg->history_retention_days};
     d.ike = ike_engine_new(&ideps, err, sizeof(err));
     if (!d.ike) {
         log_err("daemon", "%s", err);
@@ -296,9 +318,16 @@ int daemon_run(const struct config *cfg, const char *config_path)
                             .arg = &d,
                             .config_changed = api_config_changed,
                             .sessions_of_tenant = api_sessions_of_tenant,
-                            .terminate_sessions = api_terminate_sessions};
+                            .terminate_sessions = api_terminate_sessions,
+                            .registry = ike_engine_registry(d.ike),
+                            .stats = stats,
+                            .terminate_session = api_terminate_session};
     api = api_server_start(&deps, err, sizeof(err));
     if (!api) {
+        log_err("daemon", "%s", err);
+        goto done;
+    }
+    if (cfg->metrics_listen[0] && !(metrics = api_metrics_start(&deps, err, sizeof(err)))) {
         log_err("daemon", "%s", err);
         goto done;
     }
@@ -309,6 +338,7 @@ int daemon_run(const struct config *cfg, const char *config_path)
     rc = 0;
 
 done:
+    api_metrics_stop(metrics);
     api_server_stop(api);
     snapshot_loader_stop(d.loader);
     ike_engine_free(d.ike); /* its Deletes still leave through the workers */
@@ -319,6 +349,7 @@ done:
     if (rcu_registered)
         esp_rcu_unregister();
     db_writer_stop(writer);
+    stats_free(stats);
     evl_signal_free(sig_term);
     evl_signal_free(sig_int);
     evl_signal_free(sig_hup);

@@ -314,6 +314,7 @@ void ikesa_publish(struct ikesa *sa)
         r.child.established_at = sa->child.established_at;
     }
     r.base = sa->child_base;
+    r.last_activity = sa->sess.last_activity;
     registry_put(e->registry, &r);
 }
 

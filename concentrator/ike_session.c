@@ -12,12 +12,14 @@
 #include "auth/radius_acct.h"
 #include "concentrator/event.h"
 #include "concentrator/ike_engine.h"
+#include "concentrator/ike_tenant.h"
 #include "concentrator/ike_names.h"
 #include "db/history.h"
 #include "esp/esp.h"
 #include "esp/esp_sadb.h"
 
-#define SWEEP_S 1.0 /* how often due Interim-Updates are looked for */
+#define SWEEP_S     1.0  /* how often due Interim-Updates are looked for */
+#define ACTIVITY_MS 5000 /* how often a session's inbound counter is looked at */
 
 static int64_t mono_ms(void)
 {
@@ -84,20 +86,7 @@ static bool fill_servers(const struct ikesa *sa, struct radius_acct_req *rq)
     const struct snap_tenant *t = sa->tenant;
     if (!t)
         return false;
-    for (size_t i = 0; i < t->n_radius && rq->servers.n < RADIUS_SERVERS_MAX; i++) {
-        const struct snap_radius *r = &t->radius[i];
-        if (!r->secret_len || r->secret_len >= RADIUS_SECRET_MAX)
-            continue;
-        struct radius_server *s = &rq->servers.s[rq->servers.n++];
-        snprintf(s->host, sizeof(s->host), "%s", r->host);
-        s->auth_port = r->auth_port;
-        s->acct_port = r->acct_port;
-        memcpy(s->secret, r->secret, r->secret_len);
-        s->secret[r->secret_len] = '\0';
-        s->timeout_ms = r->timeout_ms;
-        s->retries = r->retries;
-        s->priority = (int)r->priority;
-    }
+    ike_tenant_radius(t, &rq->servers);
     if (!rq->servers.n)
         return false;
     snprintf(rq->nas.identifier, sizeof(rq->nas.identifier), "isthmus");
@@ -189,7 +178,23 @@ static unsigned interim_interval(const struct ikesa *sa)
     return s;
 }
 
-/* Every second: Interim-Updates that are due. */
+/* Every ACTIVITY_MS: has inbound traffic arrived since the last look?
+ * Then the registry entry gets the new last-activity time. */
+static void activity(struct ikesa *sa, int64_t now)
+{
+    if (now - sa->sess.activity_ms < ACTIVITY_MS)
+        return;
+    sa->sess.activity_ms = now;
+    struct reg_counters c;
+    totals(sa, &c);
+    if (c.packets_in == sa->sess.packets_seen)
+        return;
+    sa->sess.packets_seen = c.packets_in;
+    sa->sess.last_activity = wall_s();
+    ikesa_publish(sa);
+}
+
+/* Every second: last activity, and Interim-Updates that are due. */
 static void sweep(struct evl_timer *t, void *arg)
 {
     (void)t;
@@ -199,6 +204,7 @@ static void sweep(struct evl_timer *t, void *arg)
         for (struct ikesa *sa = e->table[b]; sa; sa = sa->hnext) {
             if (!sa->sess.up || sa->sess.ended || sa->moved || sa->state != IKESA_ESTABLISHED)
                 continue;
+            activity(sa, now);
             unsigned iv = interim_interval(sa);
             if (!iv)
                 continue;

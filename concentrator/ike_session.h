@@ -38,6 +38,9 @@ struct ike_sess {
     bool ended;              /* ike_session_end ran */
     unsigned interim_s;      /* from the Access-Accept (Acct-Interim-Interval) */
     int64_t next_interim_ms; /* monotonic; 0: not scheduled yet */
+    int64_t last_activity;   /* Unix s of the last inbound packet seen; 0: none */
+    int64_t activity_ms;     /* monotonic ms of the last look at the counters */
+    uint64_t packets_seen;   /* inbound packets at that look */
     bool has_fail;
     enum stats_fail fail;
 };

@@ -43,6 +43,7 @@ struct reg_session {
     bool nat;
     char vip4[16], vip6[48];
     int64_t established_at;
+    int64_t last_activity; /* last inbound traffic seen (Unix s, within 5 s); 0: none */
     char ike_alg[96];
     bool has_child;
     struct reg_child child;
