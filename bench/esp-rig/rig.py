@@ -12,9 +12,9 @@ and .sas() (a count of IKE SAs it holds, or None). Two kinds:
 
 - StrongSwanGateway: charon with kernel-libipsec, RSA-3072 certificate,
   eap-radius (or local EAP) and a pool: real numbers today.
-- IsthmusGateway: TODO hook, start_isthmusd() below, to be written when the
-  IKE engine can answer; until then it raises NotImplementedError and the
-  scripts print "TODO" in its row.
+- IsthmusGateway: isthmusd (start_isthmusd() below) provisioned through its
+  REST API with the same identity, certificate, RADIUS, pool, selectors and
+  proposals; its tenant TUN device sits in the LAN namespace.
 """
 import os
 import statistics
@@ -28,6 +28,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "system"))
 from lib import topo as T  # noqa: E402
 from lib.freeradius import FreeRadius, User  # noqa: E402
 from lib.strongswan import Charon, Pki  # noqa: E402
+from lib.isthmusd import Isthmusd, binary  # noqa: E402
+from lib.api import operator_client  # noqa: E402
+from lib.proc import ProcSet  # noqa: E402
 
 USER, SECRET = "alice", "alice-bench-secret"
 RADIUS_SECRET = "bench-radius-s3cret"
@@ -45,8 +48,13 @@ class Rig:
     """Topology, PKI, optional FreeRADIUS and the strongSwan client."""
 
     def __init__(self, workdir, auth="radius", proposals=None,
-                 esp_proposals=None, log_levels=None):
+                 esp_proposals=None, log_levels=None, prefix="sw",
+                 isthmus_workers=1, isthmusd_bin=None):
         self.workdir = os.path.abspath(workdir)
+        self.prefix = prefix
+        self.isthmus_workers = isthmus_workers
+        self.isthmusd_bin = isthmusd_bin or isthmusd_binary()
+        self.procs = ProcSet()  # isthmusd, stopped by PID at exit
         self.auth = auth
         self.proposals = proposals
         self.esp_proposals = esp_proposals
@@ -59,7 +67,7 @@ class Rig:
 
     def __enter__(self):
         self.topo = T.Topo(os.path.join(self.workdir, "net"), clients=1,
-                           tenants=1).__enter__()
+                           tenants=1, prefix=self.prefix).__enter__()
         try:
             if self.auth == "radius":
                 self.radius = FreeRadius(
@@ -84,6 +92,7 @@ class Rig:
         return self
 
     def __exit__(self, *exc):
+        self.procs.stop_all()
         if self.client:
             self.client.stop()
         if self.radius:
@@ -165,27 +174,80 @@ class StrongSwanGateway:
             self.charon = None
 
 
-def start_isthmusd(rig):
-    """TODO(isthmus): start isthmusd in rig.topo.gw as the gateway under test.
+ISTHMUS_TENANT = "t1"
+ISTHMUS_IFNAME = "pf-t1"
+T_PATH = "/api/v1/tenants"
 
-    It must serve the same tenant the strongSwan gateway serves, so both
-    are measured on equal terms:
-      - listen on T.GW_ADDR (198.51.100.1), UDP 500 and 4500;
-      - identity T.tenant_fqdn(1) with rig.cert / rig.key (RSA-3072, PEM),
-        CA rig.pki.ca_cert;
-      - EAP-MSCHAPv2 relayed to rig.radius (127.0.0.1, rig.radius.auth_port,
-        secret RADIUS_SECRET), or local user USER/SECRET if rig.radius is
-        None and isthmusd offers that;
-      - pool T.tenant_pool(1), traffic selectors T.tenant_net(1), the
-        proposals rig.proposals / rig.esp_proposals (None: defaults);
-      - its TUN routed to the LAN link lan1 (or moved into the LAN
-        namespace) so that 10.1.0.10 answers;
-    and return a Proc (tests/system/lib/proc.py) of isthmusd, e.g. through
-    tests/system/lib/isthmusd.py. Everything else (timing, CPU, packets) is
-    already done by IsthmusGateway and the scripts.
+
+def isthmusd_binary():
+    """$ISTHMUS_BIN, else the repo's build/isthmusd (lib/isthmusd.py)."""
+    return binary()
+
+
+def _provision(api, rig):
+    """The tenant the strongSwan gateway serves, made through the API as an
+    operator would: gateway identity, the rig's RSA-3072 certificate
+    (uploaded, signed by the rig CA the client trusts), FreeRADIUS, pool,
+    split route, ESP proposals, and the TUN device in the LAN namespace."""
+    api.must("POST", T_PATH, {
+        "id": ISTHMUS_TENANT, "name": "Bench tenant", "enabled": True,
+        "gateway_ids": [T.tenant_fqdn(1)], "realms": ["t1.example"],
+        "network": {"ifname": ISTHMUS_IFNAME, "netns": rig.topo.lan_ns(1),
+                    "mtu": 1400}}, status=201)
+    pol = {"pools": [T.tenant_pool(1)], "split_routes": [T.tenant_net(1)]}
+    if rig.proposals:
+        pol["ike_proposals"] = rig.proposals.split(",")
+    if rig.esp_proposals:
+        pol["esp_proposals"] = rig.esp_proposals.split(",")
+    api.must("PATCH", f"{T_PATH}/{ISTHMUS_TENANT}/policies/default", pol)
+    api.must("POST", f"{T_PATH}/{ISTHMUS_TENANT}/radius-servers", {
+        "name": "bench", "host": "127.0.0.1", "auth_port": rig.radius.auth_port,
+        "acct_port": 0, "secret": RADIUS_SECRET}, status=201)
+    with open(rig.cert) as f:
+        cert = f.read()
+    with open(rig.key) as f:
+        key = f.read()
+    with open(rig.pki.ca_cert) as f:
+        chain = f.read()
+    api.must("POST", f"{T_PATH}/{ISTHMUS_TENANT}/certificates/upload",
+             {"certificate": cert, "private_key": key, "chain": chain},
+             status=201)
+    api.must("POST", f"{T_PATH}/{ISTHMUS_TENANT}/users", {"username": USER},
+             status=201)
+
+
+def start_isthmusd(rig):
+    """Starts isthmusd in rig.topo.gw as the gateway under test and returns
+    its lib.isthmusd.Isthmusd (running).
+
+    It serves what the strongSwan gateway serves: 198.51.100.1, UDP 500 and
+    4500; identity vpn.t1.example with the rig's RSA-3072 certificate;
+    EAP-MSCHAPv2 relayed to the rig's FreeRADIUS; pool 10.1.128.0/24; route
+    10.1.0.0/16; the rig's IKE/ESP proposals. Its tenant TUN device lands in
+    the LAN namespace (tenant network.netns), where 10.1.0.10 is local.
+
+    The database lives in <workdir>/gw-isthmus and is kept between rounds:
+    the first start issues an operator token and provisions through the
+    REST API, then restarts the daemon (so its first snapshot holds all of
+    it); later starts reuse it. ESP workers: rig.isthmus_workers.
     """
-    raise NotImplementedError("TODO: start isthmusd in the gateway namespace "
-                              "(bench/esp-rig/rig.py: start_isthmusd)")
+    if rig.radius is None:
+        raise NotImplementedError("isthmusd relays EAP to RADIUS only: use --auth radius")
+    folder = os.path.join(rig.workdir, "gw-isthmus")
+    fresh = not os.path.exists(os.path.join(folder, "isthmus.db"))
+    gw = Isthmusd(rig.procs, folder, name="isthmusd", netns=rig.topo.gw,
+                  config={"daemon": {"log_level": "notice"},
+                          "esp": {"workers": rig.isthmus_workers}},
+                  binary_path=rig.isthmusd_bin)
+    if fresh:
+        api = operator_client(gw)  # issues the token, then starts
+        _provision(api, rig)
+        # A fresh start loads a snapshot holding every change made above.
+        gw.stop()
+    gw.start()
+    # The snapshot brings the tenant's device up (control thread).
+    gw.wait_log(rf"device {ISTHMUS_IFNAME} up", timeout=20, start=gw._log_mark)
+    return gw
 
 
 class IsthmusGateway:
@@ -193,15 +255,15 @@ class IsthmusGateway:
 
     def __init__(self, rig):
         self.rig = rig
-        self.proc = None
+        self.gw = None  # lib.isthmusd.Isthmusd
 
     def start(self):
-        self.proc = start_isthmusd(self.rig)
+        self.gw = start_isthmusd(self.rig)
         return self
 
     @property
     def pid(self):
-        return self.proc.pid
+        return self.gw.proc.pid
 
     def cpu_seconds(self):
         return cpu_seconds(self.pid)
@@ -210,9 +272,10 @@ class IsthmusGateway:
         return None
 
     def stop(self):
-        if self.proc:
-            self.proc.stop()
-            self.proc = None
+        """SIGTERM; a daemon that does not stop cleanly fails the run."""
+        if self.gw:
+            gw, self.gw = self.gw, None
+            gw.stop()
 
 
 def gateways_for(choice):
