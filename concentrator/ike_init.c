@@ -242,7 +242,20 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     struct ike_prop_set ours;
     gateway_props(e, &ours);
     struct ike_choice c;
-    int chosen = ike_proposal_choose(&ours, offers, n_offers, false, &c);
+    /* First the client's first offer we accept with the group its KE is
+     * for: another group costs an INVALID_KE_PAYLOAD round trip (and
+     * strongSwan 5.9 drops an answer to its retried IKE_SA_INIT that comes
+     * before it has finished with the INVALID_KE_PAYLOAD, then waits 1 s to
+     * retransmit). strongSwan's defaults put AES-CBC first, which the
+     * default policy allows with MODP-2048 only, and its KE is for
+     * Curve25519, which the policy allows with ChaCha20-Poly1305. */
+    int chosen = -1;
+    for (size_t i = 0; i < n_offers && chosen < 0; i++)
+        if (ike_proposal_choose(&ours, &offers[i], 1, false, &c) == 0 &&
+            ike_proposal_ke_group(&c, &offers[i], &ours, pl_ke->u.ke.group) == 0)
+            chosen = (int)i;
+    if (chosen < 0)
+        chosen = ike_proposal_choose(&ours, offers, n_offers, false, &c);
     if (chosen < 0) {
         peer_log(path, LOG_LVL_NOTICE,
                  "refused IKE_SA_INIT: none of the %zu proposals is allowed (NO_PROPOSAL_CHOSEN)",
