@@ -41,6 +41,8 @@ static void follow_peer(struct ikesa *sa, const struct ike_path *path)
 {
     if (ike_addr_equal(&sa->path.peer, &path->peer, true) && sa->path.natt == path->natt)
         return;
+    if (!ike_mobike_may_follow(sa, path))
+        return; /* with MOBIKE, UPDATE_SA_ADDRESSES moves it (ike_mobike.c) */
     bool port_only = ike_addr_equal(&sa->path.peer, &path->peer, false);
     if (!port_only && sa->state == IKESA_ESTABLISHED && !sa->nat_peer && !sa->nat_local)
         return; /* an address change without NAT is MOBIKE's business */
@@ -78,6 +80,7 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
     bool response = h.flags & IKE_FLAG_RESPONSE;
     if (!response) {
         if (h.msg_id + 1 == sa->peer_next_id && sa->resp.valid && sa->resp.msg_id == h.msg_id) {
+            sa->rx_path = *path; /* answered where the retransmission came from */
             ike_resend_cached(sa);
             return;
         }
@@ -94,10 +97,14 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
     int u = ike_unprotect(sa, msg, len, &e->msg);
     if (u <= 0)
         return;
+    sa->rx_path = *path;
     follow_peer(sa, path);
     sa->last_rx = evl_now(e->loop);
     if (response) {
-        ike_info_response(sa, &e->inner);
+        if (h.exchange == IKE_EXCH_CREATE_CHILD_SA)
+            ike_rekey_response(sa, &e->inner);
+        else
+            ike_info_response(sa, &e->inner);
         return;
     }
     switch (h.exchange) {

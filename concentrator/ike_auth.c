@@ -371,6 +371,7 @@ static void finish(struct ikesa *sa, uint32_t msg_id, struct ike_builder *b)
     established(sa);
     if (sa->initial_contact)
         initial_contact(sa);
+    ike_mobike_put_supported(sa, b);
     respond(sa, msg_id, b);
 }
 
@@ -746,6 +747,7 @@ static void first_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_
     sa->auth_req_first = in->n_pl ? in->pl[0].type : 0;
     id_text(idi->u.id.type, idi->u.id.data.p, idi->u.id.data.len, sa->peer_id, sizeof(sa->peer_id));
     sa->initial_contact = ike_msg_find_notify(in, IKE_N_INITIAL_CONTACT) != NULL;
+    ike_mobike_auth_request(sa, in);
 
     const char *how = "";
     const struct snap_tenant *t = resolve_tenant(e, idr, sa->peer_id, &how);

@@ -54,6 +54,7 @@ static void endpoint_of(const struct ikesa *sa, struct esp_endpoint *ep)
     ep->local_port = ike_addr_port(l);
     ep->remote_port = ike_addr_port(r);
     ep->udp_encap = sa->path.natt || sa->nat_peer || sa->nat_local;
+    ep->pin_remote = sa->mobike; /* moved only by UPDATE_SA_ADDRESSES */
 }
 
 static void put_spi(uint8_t out[4], uint32_t spi)
@@ -301,6 +302,18 @@ void ike_child_move(struct ikesa *to, struct ikesa *from)
     child_copy(&to->child_old, &from->child_old);
     memset(&from->child, 0, sizeof(from->child));
     memset(&from->child_old, 0, sizeof(from->child_old));
+}
+
+void ike_child_update_endpoints(struct ikesa *sa)
+{
+    struct esp_sadb *db = sa->eng->deps.sadb;
+    struct esp_endpoint ep;
+    endpoint_of(sa, &ep);
+    struct ike_child *pairs[2] = {&sa->child, &sa->child_old};
+    for (int i = 0; i < 2; i++)
+        if (db && pairs[i]->installed && esp_sadb_update_endpoint(db, pairs[i]->spi_in, &ep) < 0)
+            ikesa_log(sa, LOG_LVL_WARN, "the data plane has no CHILD_SA %08x to move",
+                      pairs[i]->spi_in);
 }
 
 void ike_child_delete(struct ikesa *sa)

@@ -34,6 +34,10 @@ struct ike_tenants;
 struct ike_cookie_ctx;
 struct ike_cmd;
 struct registry;
+struct ike_rekey;
+struct ike_redir;
+struct ike_rekey_events;
+struct esp_event;
 
 enum ikesa_state {
     IKESA_HALF_OPEN = 0, /* IKE_SA_INIT answered, waiting for IKE_AUTH */
@@ -174,6 +178,13 @@ struct ikesa {
     struct ike_sess sess;              /* counters, accounting, history (ike_session.c) */
     bool moved;                        /* rekeyed: the session lives on in a successor IKE SA */
     unsigned ike_rekeys;
+
+    /* MOBIKE (ike_mobike.c), rekeys we start (ike_rekey.c), redirect
+     * (ike_redirect.c). */
+    struct ike_path rx_path; /* where the message being handled came from */
+    bool mobike;             /* MOBIKE_SUPPORTED sent by the client and answered */
+    bool redirect_ok;        /* the client sent REDIRECT_SUPPORTED in IKE_SA_INIT */
+    struct ike_rekey *rk;    /* our rekey timers and exchange in flight; NULL: none */
 };
 
 /* A pool of one tenant, kept across snapshots so that allocations survive
@@ -221,7 +232,9 @@ struct ike_engine {
     struct tenant_pools *pools;
     struct ike_tenants *tenants;
     struct ike_stats stats;
-    struct evl_timer *sess_timer; /* Interim-Updates (ike_session.c) */
+    struct evl_timer *sess_timer;       /* Interim-Updates (ike_session.c) */
+    struct ike_redir *redir;            /* drain and redirect commands (ike_redirect.c) */
+    struct ike_rekey_events *rk_events; /* data plane lifetime events (ike_rekey.c) */
 
     /* Scratch for the IKE thread (one message at a time). */
     struct ike_msg msg, inner;
@@ -329,5 +342,50 @@ void ike_child_delete(struct ikesa *sa);
 
 /* ---- ike_create.c: CREATE_CHILD_SA ---- */
 void ike_create_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id);
+
+/* ---- ike_mobike.c: RFC 4555 ---- */
+/* First IKE_AUTH request: notes MOBIKE_SUPPORTED. */
+void ike_mobike_auth_request(struct ikesa *sa, const struct ike_msg *in);
+/* Last IKE_AUTH answer: MOBIKE_SUPPORTED when the client sent it. */
+void ike_mobike_put_supported(struct ikesa *sa, struct ike_builder *b);
+/* Whether an authenticated message that came from path may move the SA
+ * there by itself (RFC 7296 2.23); with MOBIKE only UPDATE_SA_ADDRESSES
+ * changes the peer's address. */
+bool ike_mobike_may_follow(const struct ikesa *sa, const struct ike_path *path);
+/* An INFORMATIONAL request's MOBIKE notifies (UPDATE_SA_ADDRESSES, NAT
+ * detection, COOKIE2, ADDITIONAL_*_ADDRESS): applies them and adds the
+ * answer's notifies to b. */
+void ike_mobike_info(struct ikesa *sa, const struct ike_msg *in, struct ike_builder *b);
+
+/* ---- ike_child.c (continued) ---- */
+/* Gives every installed CHILD_SA of sa the outer addresses of sa->path. */
+void ike_child_update_endpoints(struct ikesa *sa);
+
+/* ---- ike_rekey.c: rekeys we start, lifetimes ---- */
+int ike_rekey_engine_init(struct ike_engine *e);
+void ike_rekey_engine_free(struct ike_engine *e);
+/* The data plane's event callback (esp_sadb_config.on_event; any thread). */
+void ike_rekey_esp_event(void *arg, const struct esp_event *ev);
+/* Arms the soft/hard lifetime timers of an established SA (after IKE_AUTH,
+ * a CHILD_SA rekey, an IKE_SA rekey). */
+void ike_rekey_arm(struct ikesa *sa);
+/* A response to our CREATE_CHILD_SA request. */
+void ike_rekey_response(struct ikesa *sa, const struct ike_msg *in);
+/* A CREATE_CHILD_SA request from the client while ours is in flight:
+ * true when ours wins the collision (RFC 7296 2.8.1) and the caller should
+ * still answer the client's (the loser is deleted afterwards). */
+void ike_rekey_peer_rekeyed_child(struct ikesa *sa, const uint8_t *ni, size_t ni_len);
+/* The SA is being destroyed or moved. */
+void ike_rekey_free(struct ikesa *sa);
+/* Moves the rekey state of a rekeyed IKE SA to its successor. */
+void ike_rekey_move(struct ikesa *to, struct ikesa *from);
+
+/* ---- ike_redirect.c: RFC 5685 ---- */
+int ike_redirect_engine_init(struct ike_engine *e);
+void ike_redirect_engine_free(struct ike_engine *e);
+/* IKE_SA_INIT: when draining and the client supports it, answers with
+ * REDIRECT and returns true (no IKE SA is made). */
+bool ike_redirect_init(struct ike_engine *e, const struct ike_msg *m, const struct ike_data *ni,
+                       const struct ike_path *path);
 
 #endif

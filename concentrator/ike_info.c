@@ -34,6 +34,8 @@ void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
             ikesa_publish(sa);
         }
     }
+    if (!delete_ike && sa->state == IKESA_ESTABLISHED)
+        ike_mobike_info(sa, in, &b);
     size_t n = ike_build_finish(&b);
     sa->peer_next_id = msg_id + 1;
     ike_send_response(sa, IKE_EXCH_INFORMATIONAL, msg_id, inner, n, n ? b.first : IKE_PL_NONE);

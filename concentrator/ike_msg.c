@@ -97,10 +97,22 @@ static int seal_into(struct ikesa *sa, struct ike_cached *c, uint8_t exchange, u
     return 0;
 }
 
-static void send_cached(struct ikesa *sa, const struct ike_cached *c)
+static void send_along(struct ikesa *sa, const struct ike_cached *c, const struct ike_path *path)
 {
     for (size_t i = 0; i < c->n; i++)
-        ike_net_send(sa->eng->net, c->d[i].buf, c->d[i].len, &sa->path);
+        ike_net_send(sa->eng->net, c->d[i].buf, c->d[i].len, path);
+}
+
+static void send_cached(struct ikesa *sa, const struct ike_cached *c)
+{
+    send_along(sa, c, &sa->path);
+}
+
+/* RFC 7296 2.11: a response goes back to where its request came from (with
+ * MOBIKE that may not be the SA's path yet: the client probes new paths). */
+static const struct ike_path *response_path(const struct ikesa *sa)
+{
+    return sa->rx_path.peer.ss_family ? &sa->rx_path : &sa->path;
 }
 
 int ike_send_response(struct ikesa *sa, uint8_t exchange, uint32_t msg_id, const uint8_t *inner,
@@ -112,14 +124,14 @@ int ike_send_response(struct ikesa *sa, uint8_t exchange, uint32_t msg_id, const
                   IKE_NAME(ike_exchange_name, exchange));
         return -1;
     }
-    send_cached(sa, &sa->resp);
+    send_along(sa, &sa->resp, response_path(sa));
     return 0;
 }
 
 void ike_resend_cached(struct ikesa *sa)
 {
     if (sa->resp.valid)
-        send_cached(sa, &sa->resp);
+        send_along(sa, &sa->resp, response_path(sa));
 }
 
 static void on_retransmit(struct evl_timer *t, void *arg)

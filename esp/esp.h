@@ -66,6 +66,10 @@ struct esp_endpoint {
     struct esp_addr local, remote;
     uint16_t local_port, remote_port;
     bool udp_encap;
+    /* Inbound ESP is accepted only from the remote address (MOBIKE: the peer
+     * moves only by an authenticated UPDATE_SA_ADDRESSES). Checked where the
+     * source is known (esp_sadb_decap_from). */
+    bool pin_remote;
 };
 
 /* Lifetimes of one direction of an SA; 0 means no limit. Soft: the IKE
@@ -138,6 +142,7 @@ enum esp_reason {
     ESP_DROP_SEQ_EXHAUSTED, /* outbound sequence numbers used up: never wraps */
     ESP_DROP_NO_ROOM,       /* buffer headroom/tailroom too small (caller bug) */
     ESP_DROP_CRYPTO,        /* cipher context could not be made */
+    ESP_DROP_PEER_ADDRESS,  /* from an address the (pinned) SA was not moved to */
     ESP_REASON_COUNT
 };
 

@@ -91,7 +91,7 @@ static bool addr_is_zero(const struct esp_addr *a)
     return true;
 }
 
-static void addr_of_sockaddr(const struct sockaddr_storage *ss, struct esp_addr *a)
+void esp_io_addr_of(const struct sockaddr_storage *ss, struct esp_addr *a)
 {
     memset(a, 0, sizeof(*a));
     if (ss->ss_family == AF_INET) {
@@ -485,7 +485,7 @@ int esp_io_natt_send(struct esp_io *io, const uint8_t *buf, size_t len,
 {
     int family = path->peer.ss_family;
     struct esp_addr local;
-    addr_of_sockaddr(&path->local, &local);
+    esp_io_addr_of(&path->local, &local);
     const struct esp_io_sock *s =
         esp_io_pick(io->w[0].socks, io->w[0].n_socks, family, local.family ? &local : NULL);
     if (!s || (family != AF_INET && family != AF_INET6)) {

@@ -122,6 +122,8 @@ void *esp_worker_main(void *arg);
 /* Hands an IKE datagram to the queue (esp_io.c). */
 void esp_io_ike_push(struct esp_io *io, struct esp_worker *w, const uint8_t *buf, size_t len,
                      const struct esp_io_path *path);
+/* The address of a sockaddr (family 0 when neither IPv4 nor IPv6). */
+void esp_io_addr_of(const struct sockaddr_storage *ss, struct esp_addr *a);
 /* Fills a sockaddr from an esp_addr and port; returns its length, 0 if bad. */
 socklen_t esp_io_sockaddr(const struct esp_addr *a, uint16_t port, struct sockaddr_storage *ss);
 /* Writes an IP_PKTINFO / IPV6_PKTINFO asking for source address src into

@@ -20,6 +20,7 @@ static const char *const reason_names[ESP_REASON_COUNT] = {
     [ESP_DROP_SEQ_EXHAUSTED] = "seq_exhausted",
     [ESP_DROP_NO_ROOM] = "no_room",
     [ESP_DROP_CRYPTO] = "crypto_error",
+    [ESP_DROP_PEER_ADDRESS] = "peer_address",
 };
 
 const char *esp_reason_name(enum esp_reason r)

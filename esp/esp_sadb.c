@@ -450,8 +450,23 @@ static enum esp_reason decap_sa(struct esp_sa *sa, unsigned worker, uint32_t seq
     return ESP_OK;
 }
 
+static bool from_pinned_elsewhere(struct esp_sa *sa, const struct esp_addr *src)
+{
+    const struct esp_endpoint *ep = &rcu_dereference(sa->ep)->ep;
+    if (!src || !ep->pin_remote)
+        return false;
+    size_t n = ep->remote.family == 4 ? 4 : 16;
+    return src->family != ep->remote.family || memcmp(src->bytes, ep->remote.bytes, n) != 0;
+}
+
 enum esp_reason esp_sadb_decap(struct esp_sadb *db, unsigned worker, struct esp_buf *pkt,
                                struct esp_rx_info *info)
+{
+    return esp_sadb_decap_from(db, worker, pkt, NULL, info);
+}
+
+enum esp_reason esp_sadb_decap_from(struct esp_sadb *db, unsigned worker, struct esp_buf *pkt,
+                                    const struct esp_addr *src, struct esp_rx_info *info)
 {
     if (worker >= db->nworkers)
         return ESP_DROP_CRYPTO;
@@ -465,7 +480,8 @@ enum esp_reason esp_sadb_decap(struct esp_sadb *db, unsigned worker, struct esp_
         esp_sadb_count_drop(db, worker, ESP_DROP_UNKNOWN_SPI);
         return ESP_DROP_UNKNOWN_SPI;
     }
-    enum esp_reason r = decap_sa(sa, worker, seq_lo, pkt, info);
+    enum esp_reason r = from_pinned_elsewhere(sa, src) ? ESP_DROP_PEER_ADDRESS
+                                                       : decap_sa(sa, worker, seq_lo, pkt, info);
     if (r != ESP_OK)
         esp_sa_count_drop(sa, worker, r);
     return r;

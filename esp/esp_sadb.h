@@ -108,6 +108,12 @@ struct esp_tx_info {
 enum esp_reason esp_sadb_decap(struct esp_sadb *db, unsigned worker, struct esp_buf *pkt,
                                struct esp_rx_info *info);
 
+/* The same, for a packet whose outer source address is known (src; NULL:
+ * unknown): an SA pinned to its remote address (esp_endpoint.pin_remote)
+ * drops packets from elsewhere (ESP_DROP_PEER_ADDRESS) before decrypting. */
+enum esp_reason esp_sadb_decap_from(struct esp_sadb *db, unsigned worker, struct esp_buf *pkt,
+                                    const struct esp_addr *src, struct esp_rx_info *info);
+
 /* pkt holds an inner IP packet read from tenant's TUN device, with
  * ESP_HEADROOM before it and ESP_TAILROOM after. On ESP_OK pkt holds the ESP
  * packet (SPI first), ready for the outer UDP/IP header. */

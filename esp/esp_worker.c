@@ -24,11 +24,13 @@ static struct esp_tun *tun_of(struct esp_io *io, uint32_t tenant)
 
 /* An inbound ESP packet (from the SPI on): decrypt, then to the tenant's
  * TUN queue of this worker. */
-static void deliver(struct esp_worker *w, struct esp_buf *b)
+static void deliver(struct esp_worker *w, struct esp_buf *b, const struct sockaddr_storage *from)
 {
     struct esp_io *io = w->io;
     struct esp_rx_info info;
-    if (esp_sadb_decap(io->db, w->id, b, &info) != ESP_OK)
+    struct esp_addr src;
+    esp_io_addr_of(from, &src);
+    if (esp_sadb_decap_from(io->db, w->id, b, src.family ? &src : NULL, &info) != ESP_OK)
         return; /* counted by the database */
     struct esp_tun *t = tun_of(io, info.tenant);
     if (!t) {
@@ -70,7 +72,7 @@ static void on_udp(struct esp_worker *w, const struct esp_io_sock *s, unsigned i
         break;
     }
     case ESP_IO_KIND_ESP:
-        deliver(w, b);
+        deliver(w, b, &w->names[i]);
         break;
     default:
         malformed(w);
@@ -102,7 +104,7 @@ static void on_raw(struct esp_worker *w, const struct esp_io_sock *s, unsigned i
         malformed(w);
         return;
     }
-    deliver(w, b);
+    deliver(w, b, &w->names[i]);
 }
 
 /* One recvmmsg batch from s; returns the datagrams read. */

@@ -462,13 +462,35 @@ static void test_install_rekey_delete(void **state)
     assert_int_equal(tx.spi_out, 0x3101);
 
     /* MOBIKE / NAT rebinding: a new endpoint, seen whole by the next packet. */
-    struct esp_endpoint ep = {{4, {203, 0, 113, 1}}, {4, {198, 51, 100, 99}}, 4500, 61000, true};
+    struct esp_endpoint ep = {
+        {4, {203, 0, 113, 1}}, {4, {198, 51, 100, 99}}, 4500, 61000, true, false};
     assert_int_equal(esp_sadb_update_endpoint(f->gw, 0x3100, &ep), 0);
     assert_int_equal(esp_sadb_update_endpoint(f->gw, 0x3999, &ep), -1);
     make_packet(&b, m1, &lan4, &vip4, 100, 2);
     assert_int_equal(esp_sadb_encap(f->gw, 0, 5, &b, &tx), ESP_OK);
     assert_int_equal(tx.endpoint.remote.bytes[3], 99);
     assert_int_equal(tx.endpoint.remote_port, 61000);
+
+    /* Pinned (MOBIKE): ESP from another address is dropped before it is
+     * decrypted; from the endpoint's address, or of unknown source, it
+     * passes. */
+    ep.pin_remote = true;
+    assert_int_equal(esp_sadb_update_endpoint(f->gw, 0x3100, &ep), 0);
+    struct esp_addr elsewhere = {4, {198, 51, 100, 10}}, there = {4, {198, 51, 100, 99}};
+    make_packet(&b, m1, &vip4, &lan4, 100, 1);
+    assert_int_equal(esp_sadb_encap(f->cl, 0, 0, &b, &tx), ESP_OK);
+    carry(&r, m2, &b);
+    assert_int_equal(esp_sadb_decap_from(f->gw, 0, &r, &elsewhere, &rx), ESP_DROP_PEER_ADDRESS);
+    struct esp_sa_stats pst;
+    assert_int_equal(esp_sadb_sa_stats(f->gw, 0x3100, &pst), 0);
+    assert_int_equal(pst.drops[ESP_DROP_PEER_ADDRESS], 1);
+    carry(&r, m2, &b);
+    assert_int_equal(esp_sadb_decap_from(f->gw, 0, &r, &there, &rx), ESP_OK);
+    make_packet(&b, m1, &vip4, &lan4, 100, 1);
+    assert_int_equal(esp_sadb_encap(f->cl, 0, 0, &b, &tx), ESP_OK);
+    carry(&r, m2, &b);
+    assert_int_equal(esp_sadb_decap_from(f->gw, 0, &r, NULL, &rx), ESP_OK);
+    assert_string_equal(esp_reason_name(ESP_DROP_PEER_ADDRESS), "peer_address");
 
     assert_int_equal(esp_sadb_delete(f->gw, 0x3100), 0);
     make_packet(&b, m1, &lan4, &vip4, 100, 2);
@@ -653,7 +675,8 @@ static void test_concurrent_readers(void **state)
                                       {4, {198, 51, 100, (uint8_t)i}},
                                       4500,
                                       (uint16_t)(1024 + i),
-                                      true};
+                                      true,
+                                      false};
             assert_int_equal(esp_sadb_update_endpoint(db, cur[s], &ep), 0);
         } else if (action == 3) {
             assert_int_equal(esp_sadb_delete(db, cur[s]), 0);
