@@ -12,8 +12,10 @@ One `Rig` is the whole world of an Isthmus system test:
 - one FreeRADIUS in the gateway namespace (127.0.0.1:1812/1813) knowing the
   users given, trusting the tenant CAs for EAP-TLS once `start_radius()`
   runs (after the tenants exist),
-- strongSwan clients (`VpnClient`, a lib.strongswan.Charon) made by
-  `client()`, `eap_client()`, `cert_client()`, stopped by `reset()`.
+- strongSwan clients (`VpnClient`, a lib.strongswan.Charon with its own
+  resolv.conf) made by `client()` plus `add_eap()` / `add_eap_tls()` /
+  `add_cert()` (certificates from `client_cert()`, issued by the API), or
+  `eap_client()` in one go; `disconnect()` one, `reset()` all after a test.
 
 Tenant t follows topo.py's numbering: id "t<t>", gateway identity
 vpn.t<t>.example, realm t<t>.example (or the realms given), pool
