@@ -16,6 +16,7 @@
 #include "api/problem.h"
 #include "api/resource.h"
 #include "api/server.h"
+#include "api/session_json.h"
 #include "concentrator/log.h"
 #include "concentrator/registry.h"
 #include "concentrator/stats.h"
@@ -35,17 +36,6 @@ static json_object *str_or_null(const char *s)
     return s && s[0] ? json_object_new_string(s) : NULL;
 }
 
-static json_object *ts_list(const char *csv)
-{
-    json_object *a = json_object_new_array();
-    char buf[sizeof(((struct reg_child *)0)->ts_local)];
-    snprintf(buf, sizeof(buf), "%s", csv);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        json_object_array_add(a, json_object_new_string(t));
-    return a;
-}
-
 static json_object *counters(const struct reg_counters *c)
 {
     json_object *o = json_object_new_object();
@@ -56,62 +46,24 @@ static json_object *counters(const struct reg_counters *c)
     return o;
 }
 
-static json_object *spi(uint32_t v)
+/* Hands the written JSON to the response (or a 503 if memory ran out). */
+static void send_buf(struct api_resp *resp, struct api_buf *b)
 {
-    char b[16];
-    snprintf(b, sizeof(b), "%08x", v);
-    return json_object_new_string(b);
+    if (b->failed) {
+        api_problem(resp, 503, NULL, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->body = b->p;
+    resp->len = b->len;
+    resp->status = 200;
+    resp->ctype = "application/json";
+    b->p = NULL;
 }
 
-/* One session as the API shows it. */
-json_object *api_session_json(const struct api_req *req, const struct reg_session *s);
-json_object *api_session_json(const struct api_req *req, const struct reg_session *s)
+static const struct stats *stats_of(const struct api_req *req)
 {
-    struct reg_counters tot;
-    stats_session_totals(req->deps ? req->deps->stats : NULL, s, &tot);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_string(s->id));
-    json_object_object_add(o, "tenant", json_object_new_string(s->tenant));
-    json_object_object_add(o, "identity", json_object_new_string(s->identity));
-    json_object_object_add(o, "username", str_or_null(s->username));
-    json_object_object_add(o, "auth_method", json_object_new_string(s->auth));
-    json_object *cl = json_object_new_object();
-    json_object_object_add(cl, "address", json_object_new_string(s->client_addr));
-    json_object_object_add(cl, "port", json_object_new_int(s->client_port));
-    json_object_object_add(o, "client", cl);
-    json_object_object_add(o, "nat_detected", json_object_new_boolean(s->nat));
-    json_object *va = json_object_new_array();
-    if (s->vip4[0])
-        json_object_array_add(va, json_object_new_string(s->vip4));
-    if (s->vip6[0])
-        json_object_array_add(va, json_object_new_string(s->vip6));
-    json_object_object_add(o, "virtual_addresses", va);
-    json_object_object_add(o, "established_at", time_or_null(s->established_at));
-    int64_t last = s->last_activity > s->established_at ? s->last_activity : s->established_at;
-    json_object_object_add(o, "last_activity_at", time_or_null(last));
-    json_object *ike = json_object_new_object();
-    json_object_object_add(ike, "algorithms", json_object_new_string(s->ike_alg));
-    json_object_object_add(o, "ike", ike);
-    json_object *children = json_object_new_array();
-    if (s->has_child) {
-        const struct reg_child *c = &s->child;
-        /* The CHILD_SA's own traffic: totals minus CHILD_SAs that are gone. */
-        struct reg_counters live = {
-            tot.bytes_in - s->base.bytes_in, tot.bytes_out - s->base.bytes_out,
-            tot.packets_in - s->base.packets_in, tot.packets_out - s->base.packets_out};
-        json_object *ch = counters(&live);
-        json_object_object_add(ch, "spi_in", spi(c->spi_in));
-        json_object_object_add(ch, "spi_out", spi(c->spi_out));
-        json_object_object_add(ch, "algorithms", json_object_new_string(c->alg));
-        json_object_object_add(ch, "local_ts", ts_list(c->ts_local));
-        json_object_object_add(ch, "remote_ts", ts_list(c->ts_remote));
-        json_object_object_add(ch, "rekeys", json_object_new_int64(c->rekeys));
-        json_object_object_add(ch, "established_at", time_or_null(c->established_at));
-        json_object_array_add(children, ch);
-    }
-    json_object_object_add(o, "child_sas", children);
-    json_object_object_add(o, "totals", counters(&tot));
-    return o;
+    return req->deps ? req->deps->stats : NULL;
 }
 
 static bool live(const struct api_req *req, struct api_resp *resp)
@@ -159,14 +111,24 @@ static void list(struct api_req *req, struct api_resp *resp, const char *tenant)
     bool more = false;
     size_t n =
         registry_list(req->deps->registry, &f, pg.has_after ? pg.after : NULL, v, pg.limit, &more);
-    json_object *items = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(items, api_session_json(req, &v[i]));
-    char last[REG_ID_LEN] = "";
-    if (more && n)
-        memcpy(last, v[n - 1].id, REG_ID_LEN);
+    struct api_buf b = {0};
+    api_buf_puts(&b, "{\"items\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            api_buf_put(&b, ",", 1);
+        api_session_write(&b, stats_of(req), &v[i]);
+    }
+    api_buf_puts(&b, "],\"next_cursor\":");
+    if (more && n) {
+        char cur[API_PARAM_MAX * 2];
+        api_page_cursor(v[n - 1].id, cur, sizeof(cur));
+        api_buf_json_str(&b, cur);
+    } else {
+        api_buf_puts(&b, "null");
+    }
+    api_buf_puts(&b, "}");
     free(v);
-    api_page_send(resp, items, more && n ? last : NULL);
+    send_buf(resp, &b);
 }
 
 void api_h_sessions_list(struct api_req *req, struct api_resp *resp)
@@ -204,8 +166,11 @@ static bool find(struct api_req *req, struct api_resp *resp, struct reg_session 
 void api_h_session_get(struct api_req *req, struct api_resp *resp)
 {
     struct reg_session s;
-    if (find(req, resp, &s))
-        api_resp_json(resp, 200, api_session_json(req, &s));
+    if (!find(req, resp, &s))
+        return;
+    struct api_buf b = {0};
+    api_session_write(&b, stats_of(req), &s);
+    send_buf(resp, &b);
 }
 
 void api_h_session_delete(struct api_req *req, struct api_resp *resp)

@@ -14,6 +14,7 @@
 #include "api/metrics.h"
 #include "api/server.h"
 #include "auth/seal.h"
+#include "concentrator/bench_inject.h"
 #include "concentrator/event.h"
 #include "concentrator/ike.h"
 #include "concentrator/ike_tenant.h"
@@ -302,6 +303,7 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "%s", err);
         goto done;
     }
+    bench_inject_sessions(ike_engine_registry(d.ike), stats); /* benchmark builds only */
     d.esp = esp_start(&d, err, sizeof(err));
     if (!d.esp) {
         log_err("daemon", "%s", err);

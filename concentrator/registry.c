@@ -176,6 +176,19 @@ size_t registry_list(struct registry *r, const struct reg_filter *f, const char 
     return n;
 }
 
+void registry_fold(struct registry *r, const char *tenant,
+                   void (*fn)(const struct reg_session *s, void *arg), void *arg)
+{
+    for (size_t si = 0; si < SHARDS; si++) {
+        struct shard *sh = &r->s[si];
+        pthread_mutex_lock(&sh->lock);
+        for (size_t i = 0; i < sh->n; i++)
+            if (!tenant || strcmp(sh->v[i].tenant, tenant) == 0)
+                fn(&sh->v[i], arg);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
 size_t registry_count(struct registry *r, const char *tenant)
 {
     size_t n = 0;

@@ -74,5 +74,10 @@ size_t registry_list(struct registry *r, const struct reg_filter *f, const char 
                      struct reg_session *out, size_t max, bool *more);
 /* Sessions of a tenant (NULL: all). */
 size_t registry_count(struct registry *r, const char *tenant);
+/* Calls fn for every session of tenant (NULL: all) with the shard's lock
+ * held: fn must only copy what it needs (no locks, no blocking). For sums
+ * over every session without copying whole entries. */
+void registry_fold(struct registry *r, const char *tenant,
+                   void (*fn)(const struct reg_session *s, void *arg), void *arg);
 
 #endif

@@ -244,7 +244,42 @@ static uint64_t keep_max(atomic_uint_fast64_t *shown, uint64_t v)
     return old > v ? old : v;
 }
 
-#define CHUNK 256
+/* What stats_traffic needs of one session, copied under the shard lock. */
+struct brief {
+    int tenant; /* slot */
+    bool has_child;
+    uint32_t spi_in;
+    struct reg_counters base;
+};
+
+struct fold {
+    const struct stats *st;
+    struct brief *v;
+    size_t n, cap;
+    bool failed;
+};
+
+static void collect(const struct reg_session *s, void *arg)
+{
+    struct fold *f = arg;
+    if (f->failed)
+        return;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 1024;
+        struct brief *nv = realloc(f->v, cap * sizeof(*nv));
+        if (!nv) {
+            f->failed = true;
+            return;
+        }
+        f->v = nv;
+        f->cap = cap;
+    }
+    struct brief *b = &f->v[f->n++];
+    b->tenant = stats_tenant_index(f->st, s->tenant);
+    b->has_child = s->has_child;
+    b->spi_in = s->child.spi_in;
+    b->base = s->base;
+}
 
 void stats_traffic(struct stats *st, struct registry *reg, const char *tenant,
                    struct stats_traffic *out)
@@ -264,30 +299,28 @@ void stats_traffic(struct stats *st, struct registry *reg, const char *tenant,
         out->c[i].packets_out = get(&t->packets_out);
     }
     if (reg) {
-        struct reg_session *buf = malloc(CHUNK * sizeof(*buf));
-        char after[REG_ID_LEN] = "";
-        bool more = buf != NULL;
-        struct reg_filter f = {.tenant = tenant};
-        while (more) {
-            size_t n = registry_list(reg, &f, after[0] ? after : NULL, buf, CHUNK, &more);
-            for (size_t k = 0; k < n; k++) {
-                int i = stats_tenant_index(st, buf[k].tenant);
-                if (i < 0)
-                    continue;
-                struct reg_counters c;
-                stats_session_totals(st, &buf[k], &c);
-                out->active[i]++;
-                out->c[i].bytes_in += c.bytes_in;
-                out->c[i].bytes_out += c.bytes_out;
-                out->c[i].packets_in += c.packets_in;
-                out->c[i].packets_out += c.packets_out;
+        struct fold f = {.st = st};
+        registry_fold(reg, tenant, collect, &f);
+        struct esp_sadb *db = atomic_load(&st->sadb);
+        for (size_t k = 0; k < f.n; k++) {
+            const struct brief *b = &f.v[k];
+            if (b->tenant < 0)
+                continue;
+            struct reg_counters c = b->base;
+            struct esp_sa_stats es;
+            if (db && b->has_child && b->spi_in && esp_sadb_sa_stats(db, b->spi_in, &es) == 0) {
+                c.bytes_in += es.bytes_in;
+                c.bytes_out += es.bytes_out;
+                c.packets_in += es.packets_in;
+                c.packets_out += es.packets_out;
             }
-            if (n)
-                memcpy(after, buf[n - 1].id, REG_ID_LEN);
-            else
-                more = false;
+            out->active[b->tenant]++;
+            out->c[b->tenant].bytes_in += c.bytes_in;
+            out->c[b->tenant].bytes_out += c.bytes_out;
+            out->c[b->tenant].packets_in += c.packets_in;
+            out->c[b->tenant].packets_out += c.packets_out;
         }
-        free(buf);
+        free(f.v);
     }
     for (size_t i = 0; i < STATS_TENANTS; i++) {
         struct stats_tenant *t = &st->tenants[i];
