@@ -40,6 +40,7 @@ struct esp_io_sock {
 struct esp_tun {
     struct esp_tun_spec spec;
     bool attached; /* test descriptors, not a TUN device */
+    bool vnet;     /* IFF_VNET_HDR: a virtio_net_hdr before every packet */
     unsigned nq;
     int fds[]; /* queue i belongs to worker i */
 };
@@ -68,6 +69,16 @@ struct esp_worker {
     struct sockaddr_storage names[ESP_IO_BATCH_MAX];
     union esp_io_ctl ctl[ESP_IO_BATCH_MAX];
     int out_fd[ESP_IO_BATCH_MAX];
+
+    /* Decrypted packets of a receive batch, written to their TUN queues
+     * (TCP segments merged, esp_gro.h) before the batch's buffers go back. */
+    struct esp_tun_out {
+        int fd;
+        bool vnet;
+        uint8_t *pkt;
+        size_t len;
+    } pend[ESP_IO_BATCH_MAX];
+    unsigned n_pend;
 } __attribute__((aligned(64)));
 
 struct ike_item {

@@ -258,7 +258,10 @@ static int open_queues(struct esp_tun *t, char *err, size_t errlen)
         memset(&ifr, 0, sizeof(ifr));
         /* The first queue makes the device: never attach to one another
          * process (or tenant) already has. */
-        ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (i == 0 ? IFF_TUN_EXCL : 0);
+        /* IFF_VNET_HDR: lets the workers write merged TCP segments as one
+         * GSO packet (esp_gro.h). */
+        ifr.ifr_flags =
+            IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR | (i == 0 ? IFF_TUN_EXCL : 0);
         snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->spec.ifname);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
             snprintf(err, errlen, "cannot create TUN device %s: %s", t->spec.ifname,
@@ -457,6 +460,7 @@ int esp_tun_add(struct esp_io *io, const struct esp_tun_spec *spec, char *err, s
         goto done;
     }
     t->spec = *spec;
+    t->vnet = true;
     if (open_queues(t, err, errlen) < 0 || configure(spec, err, errlen) < 0)
         goto done;
     hook(io, spec, "up");

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "concentrator/wire.h"
+#include "esp/esp_gro.h"
 #include "esp/esp_sadb.h"
 
 #define EVENTS_MAX       64
@@ -37,12 +39,74 @@ static void deliver(struct esp_worker *w, struct esp_buf *b, const struct sockad
         esp_io_count(w, ESP_IO_DROP_NO_TUN, 1);
         return;
     }
-    if (write(t->fds[w->id % t->nq], esp_buf_data(b), b->len) != (ssize_t)b->len) {
-        esp_io_count(w, ESP_IO_DROP_TUN_WRITE, 1);
-        esp_sadb_count_drop(io->db, w->id, ESP_DROP_QUEUE_FULL);
+    /* Written by tun_flush at the end of the batch (same RCU read side). */
+    struct esp_tun_out *o = &w->pend[w->n_pend++];
+    o->fd = t->fds[w->id % t->nq];
+    o->vnet = t->vnet;
+    o->pkt = esp_buf_data(b);
+    o->len = b->len;
+}
+
+static void tun_written(struct esp_worker *w, unsigned n, bool ok)
+{
+    if (ok) {
+        esp_io_count(w, ESP_IO_RX_ESP, n);
         return;
     }
-    esp_io_count(w, ESP_IO_RX_ESP, 1);
+    esp_io_count(w, ESP_IO_DROP_TUN_WRITE, n);
+    for (unsigned i = 0; i < n; i++)
+        esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
+}
+
+/* pend[i..j) share one vnet queue: one writev per run of mergeable TCP
+ * segments (a GSO packet), or per packet with an empty header. */
+static void tun_write_vnet(struct esp_worker *w, unsigned i, unsigned j)
+{
+    uint8_t *pkts[ESP_IO_BATCH_MAX];
+    size_t lens[ESP_IO_BATCH_MAX];
+    for (unsigned k = i; k < j; k++) {
+        pkts[k - i] = w->pend[k].pkt;
+        lens[k - i] = w->pend[k].len;
+    }
+    unsigned n = j - i, k = 0;
+    while (k < n) {
+        struct virtio_net_hdr h;
+        size_t hlen;
+        unsigned run = esp_gro_run(pkts + k, lens + k, n - k, &h, &hlen);
+        struct iovec iov[ESP_GRO_MAX + 1];
+        iov[0].iov_base = &h;
+        iov[0].iov_len = sizeof(h);
+        iov[1].iov_base = pkts[k];
+        iov[1].iov_len = lens[k];
+        size_t want = sizeof(h) + lens[k];
+        for (unsigned m = 1; m < run; m++) {
+            iov[1 + m].iov_base = pkts[k + m] + hlen; /* hlen < lens: esp_gro_run */
+            iov[1 + m].iov_len = lens[k + m] - hlen;
+            want += lens[k + m] - hlen;
+        }
+        tun_written(w, run, writev(w->pend[i].fd, iov, (int)run + 1) == (ssize_t)want);
+        k += run;
+    }
+}
+
+/* Writes the batch's decrypted packets, in order per queue. */
+static void tun_flush(struct esp_worker *w)
+{
+    unsigned i = 0;
+    while (i < w->n_pend) {
+        const struct esp_tun_out *o = &w->pend[i];
+        if (!o->vnet) {
+            tun_written(w, 1, write(o->fd, o->pkt, o->len) == (ssize_t)o->len);
+            i++;
+            continue;
+        }
+        unsigned j = i + 1;
+        while (j < w->n_pend && w->pend[j].fd == o->fd && w->pend[j].vnet)
+            j++;
+        tun_write_vnet(w, i, j);
+        i = j;
+    }
+    w->n_pend = 0;
 }
 
 static void malformed(struct esp_worker *w)
@@ -134,6 +198,7 @@ static int rx_batch(struct esp_worker *w, const struct esp_io_sock *s, bool raw)
             else
                 on_udp(w, s, (unsigned)i);
         }
+        tun_flush(w);
     }
     for (unsigned i = 0; i < n; i++)
         esp_pool_put(w->pool, &w->bufs[i]);
@@ -210,13 +275,29 @@ static int tx_batch(struct esp_worker *w, uint32_t tenant)
         struct esp_buf *b = &w->bufs[n];
         if (!esp_pool_get(w->pool, b))
             break;
-        ssize_t r = read(fd, esp_buf_data(b), ESP_POOL_DATA_MAX);
-        if (r <= 0) {
+        /* With IFF_VNET_HDR the header lands in the headroom, the packet
+         * where it always starts. No offloads are enabled on the device,
+         * so the kernel never hands over a GSO packet or a partial
+         * checksum; one would be dropped. */
+        size_t vh = t->vnet ? sizeof(struct virtio_net_hdr) : 0;
+        ssize_t r = read(fd, esp_buf_data(b) - vh, ESP_POOL_DATA_MAX + vh);
+        if (r <= (ssize_t)vh) {
             esp_pool_put(w->pool, b);
-            break;
+            if (r < 0)
+                break;
+            continue; /* an empty packet: read on */
         }
         got++;
-        b->len = (size_t)r;
+        b->len = (size_t)r - vh;
+        if (vh) {
+            struct virtio_net_hdr h;
+            memcpy(&h, esp_buf_data(b) - vh, sizeof(h));
+            if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE || (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+                malformed(w);
+                esp_pool_put(w->pool, b);
+                continue;
+            }
+        }
         struct esp_tx_info ti;
         if (esp_sadb_encap(w->io->db, w->id, tenant, b, &ti) != ESP_OK) {
             esp_pool_put(w->pool, b);
