@@ -415,7 +415,10 @@ static const char *bind_user(struct ikesa *sa, const char *ident, bool need_cert
         return "the tenant has no policy";
     if (!ike_alg_allowed(sa))
         return "the IKE algorithms the client chose are not allowed by its policy";
-    if (sa->policy->sessions_per_user && sessions_of(sa) >= sa->policy->sessions_per_user)
+    /* A client that says INITIAL_CONTACT replaces its old sessions (below),
+     * so they do not count against it. */
+    if (sa->policy->sessions_per_user && !sa->initial_contact &&
+        sessions_of(sa) >= sa->policy->sessions_per_user)
         return "the user has reached the policy's session limit";
     return NULL;
 }
