@@ -103,7 +103,7 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
     if (response) {
         if (h.exchange == IKE_EXCH_CREATE_CHILD_SA)
             ike_rekey_response(sa, &e->inner);
-        else
+        else if (!ike_rekey_info_response(sa, &e->inner))
             ike_info_response(sa, &e->inner);
         return;
     }
@@ -264,7 +264,8 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
     e->auth_wake = evl_async_new(e->loop, on_auth, e);
     struct auth_pool_cfg acfg = {0};
     e->auth = e->auth_wake ? auth_pool_new(&acfg, e->auth_wake) : NULL;
-    if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth || !e->registry || !e->cmd_wake) {
+    if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth || !e->registry || !e->cmd_wake ||
+        ike_rekey_engine_init(e) < 0) {
         snprintf(err, errlen, "cannot start the IKE engine (auth threads)");
         ike_engine_free(e);
         return NULL;
@@ -302,6 +303,7 @@ void ike_engine_free(struct ike_engine *e)
         while (e->table[b])
             ikesa_destroy(e->table[b], "the daemon is stopping");
     evl_timer_free(e->sess_timer);
+    ike_rekey_engine_free(e);
     auth_pool_free(e->auth);
     ike_net_close(e->net);
     evl_async_free(e->snap_wake);

@@ -66,23 +66,18 @@ static void put_spi(uint8_t out[4], uint32_t spi)
 }
 
 /* Copies a CHILD_SA record; its traffic selectors point into its own
- * storage, so they are moved to the copy's. */
+ * storage, so they are pointed at the copy's. */
 static void child_copy(struct ike_child *dst, const struct ike_child *src)
 {
     *dst = *src;
-    const uint8_t *base = &src->ts.addr[0][0];
-    uint8_t *nbase = &dst->ts.addr[0][0];
-    size_t span = sizeof(src->ts.addr);
-    struct ike_ts *lists[2] = {dst->ts.tsi, dst->ts.tsr};
-    size_t counts[2] = {dst->ts.n_tsi, dst->ts.n_tsr};
-    for (int l = 0; l < 2; l++) {
-        for (size_t i = 0; i < counts[l]; i++) {
-            struct ike_ts *t = &lists[l][i];
-            if (t->start.p >= base && t->start.p < base + span)
-                t->start.p = nbase + (t->start.p - base);
-            if (t->end.p >= base && t->end.p < base + span)
-                t->end.p = nbase + (t->end.p - base);
-        }
+    struct ike_narrowed *n = &dst->ts;
+    for (size_t i = 0; i < n->n_tsi; i++) {
+        n->tsi[i].start.p = n->addr[n->tsi_slot[i]];
+        n->tsi[i].end.p = n->addr[n->tsi_slot[i] + 1];
+    }
+    for (size_t i = 0; i < n->n_tsr; i++) {
+        n->tsr[i].start.p = n->addr[n->tsr_slot[i]];
+        n->tsr[i].end.p = n->addr[n->tsr_slot[i] + 1];
     }
 }
 
@@ -271,6 +266,9 @@ uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike
     ikesa_log(sa, cc->rekey_spi_in ? LOG_LVL_INFO : LOG_LVL_DEBUG, "CHILD_SA %08x/%08x %s%s%s",
               nc.spi_in, nc.spi_out, nc.alg_text, cc->rekey_spi_in ? " (rekeyed)" : "",
               nc.installed ? "" : " (no data plane: recorded only)");
+    if (cc->rekey_spi_in)
+        ike_rekey_peer_rekeyed(sa, cc->rekey_spi_in, ni, ni_len, nrp, nr_len);
+    ike_rekey_arm(sa);
     return 0;
 }
 
@@ -316,8 +314,49 @@ void ike_child_update_endpoints(struct ikesa *sa)
                       pairs[i]->spi_in);
 }
 
+int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
+                           char *err, size_t errlen)
+{
+    struct esp_sadb *db = sa->eng->deps.sadb;
+    struct ike_child nc;
+    memset(&nc, 0, sizeof(nc));
+    struct ike_ts_list tsi = {sa->child.ts.tsi, sa->child.ts.n_tsi};
+    struct ike_ts_list tsr = {sa->child.ts.tsr, sa->child.ts.n_tsr};
+    if (!sa->child.spi_in || ike_cfg_narrow_ts(sa, &tsi, &tsr, &nc.ts, p) < 0) {
+        snprintf(err, errlen, "no CHILD_SA to rekey");
+        return -1;
+    }
+    p->protocol = ESP_PROTO_ESP;
+    p->tenant = sa->tenant_index;
+    p->cookie = sa->spi_r;
+    endpoint_of(sa, &p->endpoint);
+    if (db && esp_sadb_rekey(db, sa->child.spi_in, p, err, errlen) < 0)
+        return -1;
+    nc.installed = db != NULL;
+    nc.spi_in = p->spi_in;
+    nc.spi_out = p->spi_out;
+    nc.alg = *c;
+    ike_choice_str(c, true, nc.alg_text, sizeof(nc.alg_text));
+    nc.established_at = time(NULL);
+    nc.rekeys = sa->child.rekeys + 1;
+    remove_pair(sa, &sa->child_old);
+    child_copy(&sa->child_old, &sa->child);
+    child_copy(&sa->child, &nc);
+    ikesa_log(sa, LOG_LVL_INFO, "CHILD_SA %08x/%08x %s (rekeyed by us)", nc.spi_in, nc.spi_out,
+              nc.alg_text);
+    ike_rekey_arm(sa);
+    return 0;
+}
+
+void ike_child_remove_old(struct ikesa *sa)
+{
+    remove_pair(sa, &sa->child_old);
+    memset(&sa->child_old, 0, sizeof(sa->child_old));
+}
+
 void ike_child_delete(struct ikesa *sa)
 {
+    ike_rekey_free(sa); /* no lifetimes left to watch */
     remove_pair(sa, &sa->child_old);
     remove_pair(sa, &sa->child);
 }

@@ -179,6 +179,8 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ns->vip4 = sa->vip4;
     ns->vip6 = sa->vip6;
     ike_child_move(ns, sa);
+    ike_rekey_free(sa); /* the successor watches the lifetimes */
+    ike_rekey_arm(ns);
     ns->child_base = sa->child_base;
     ns->sess = sa->sess; /* accounting and history go on with the session */
     ns->ike_rekeys = sa->ike_rekeys + 1;

@@ -84,6 +84,7 @@ struct ike_narrowed {
     size_t n_tsi, n_tsr;
     uint8_t addr[IKE_CFG_MAX_TS * 4][16]; /* storage the ts point into */
     size_t n_addr;
+    uint8_t tsi_slot[IKE_CFG_MAX_TS], tsr_slot[IKE_CFG_MAX_TS]; /* addr of start; end next */
 };
 
 struct ike_child {
@@ -360,6 +361,14 @@ void ike_mobike_info(struct ikesa *sa, const struct ike_msg *in, struct ike_buil
 /* ---- ike_child.c (continued) ---- */
 /* Gives every installed CHILD_SA of sa the outer addresses of sa->path. */
 void ike_child_update_endpoints(struct ikesa *sa);
+/* Our own CHILD_SA rekey (ike_rekey.c): p carries SPIs, transforms and keys;
+ * installs it with the current pair's traffic selectors, switching that
+ * pair's routes to it; the current pair becomes sa->child_old (the one
+ * before is removed). Returns 0, or -1 with err. */
+int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
+                           char *err, size_t errlen);
+/* Removes sa->child_old (its Delete was answered). */
+void ike_child_remove_old(struct ikesa *sa);
 
 /* ---- ike_rekey.c: rekeys we start, lifetimes ---- */
 int ike_rekey_engine_init(struct ike_engine *e);
@@ -371,14 +380,16 @@ void ike_rekey_esp_event(void *arg, const struct esp_event *ev);
 void ike_rekey_arm(struct ikesa *sa);
 /* A response to our CREATE_CHILD_SA request. */
 void ike_rekey_response(struct ikesa *sa, const struct ike_msg *in);
-/* A CREATE_CHILD_SA request from the client while ours is in flight:
- * true when ours wins the collision (RFC 7296 2.8.1) and the caller should
- * still answer the client's (the loser is deleted afterwards). */
-void ike_rekey_peer_rekeyed_child(struct ikesa *sa, const uint8_t *ni, size_t ni_len);
-/* The SA is being destroyed or moved. */
+/* A response to our INFORMATIONAL request: true when it answered a Delete
+ * of ours for a rekeyed CHILD_SA (handled), false for ike_info_response. */
+bool ike_rekey_info_response(struct ikesa *sa, const struct ike_msg *in);
+/* The client rekeyed the pair whose inbound SPI was old_spi_in with nonces
+ * ni/nr (we answered): ends our timers for it and notes a collision with a
+ * rekey of ours in flight (RFC 7296 2.8.1). */
+void ike_rekey_peer_rekeyed(struct ikesa *sa, uint32_t old_spi_in, const uint8_t *ni, size_t ni_len,
+                            const uint8_t *nr, size_t nr_len);
+/* Timers and exchange state end (CHILD_SAs removed, SA destroyed). */
 void ike_rekey_free(struct ikesa *sa);
-/* Moves the rekey state of a rekeyed IKE SA to its successor. */
-void ike_rekey_move(struct ikesa *to, struct ikesa *from);
 
 /* ---- ike_redirect.c: RFC 5685 ---- */
 int ike_redirect_engine_init(struct ike_engine *e);

@@ -101,7 +101,7 @@ BAD_BODIES = [
      "esp_proposals[0]", 400),
     (f"{T}/acme/policies", "POST", {"name": "p", "ike_proposals": ["rot13-ecp256"]},
      "ike_proposals[0]", 400),
-    (f"{T}/acme/policies", "POST", {"name": "p", "ike_lifetime": 10}, "ike_lifetime", 400),
+    (f"{T}/acme/policies", "POST", {"name": "p", "ike_lifetime": 2}, "ike_lifetime", 400),
     (f"{T}/acme/users", "POST", {"username": "bob", "static_ip": "10.2.0.1"}, "static_ip", 400),
     (f"{T}/acme/users", "POST", {"username": "bob", "policy": "nosuch"}, "policy", 400),
     (f"{T}/acme/users", "POST", {"username": "bob", "auth": "psk"}, "auth", 400),
