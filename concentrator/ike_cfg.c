@@ -264,6 +264,7 @@ static bool add_ts(struct ike_narrowed *o, bool initiator_side, const struct ran
     if (*cnt >= IKE_CFG_MAX_TS)
         return false;
     size_t n = alen(r->family);
+    (initiator_side ? o->tsi_slot : o->tsr_slot)[*cnt] = (uint8_t)o->n_addr;
     uint8_t *lo = o->addr[o->n_addr++], *hi = o->addr[o->n_addr++];
     memcpy(lo, r->lo, n);
     memcpy(hi, r->hi, n);

@@ -177,7 +177,12 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
         sqlite3_bind_int64(st, 2, p->id);
         size_t pcap = 4;
         p->pools = calloc(pcap + 1, sizeof(char *));
-        while (p->pools && sqlite3_step(st) == SQLITE_ROW) {
+        if (!p->pools) {
+            fail(ld, "out of memory");
+            sqlite3_finalize(st);
+            return;
+        }
+        while (sqlite3_step(st) == SQLITE_ROW) {
             if (p->n_pools == pcap) {
                 pcap *= 2;
                 char **nv = realloc(p->pools, (pcap + 1) * sizeof(char *));
@@ -364,7 +369,12 @@ static char **load_list(struct loader *ld, const char *sql, const char *tenant, 
     sqlite3_stmt *st = prepare(ld, sql, tenant);
     size_t cap = 4;
     char **v = calloc(cap + 1, sizeof(char *));
-    while (st && v && sqlite3_step(st) == SQLITE_ROW) {
+    if (!v) {
+        fail(ld, "out of memory");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
         if (*n == cap) {
             cap *= 2;
             char **nv = realloc(v, (cap + 1) * sizeof(char *));
