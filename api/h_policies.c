@@ -22,7 +22,9 @@ static const struct api_field policy_fields[] = {
      .min = 0,
      .max = 64,
      .def = "[]",
-     .check = api_check_cidr},
+     .check = api_check_cidr,
+     .sql = "SELECT group_concat(cidr, char(31)) FROM (SELECT cidr FROM pools p "
+            "WHERE p.policy_id = t.id ORDER BY p.id)"},
     {.name = "dns_servers",
      .type = AT_STRLIST,
      .min = 0,
@@ -84,25 +86,16 @@ static const struct api_field policy_fields[] = {
      .max = 604800,
      .column = "child_lifetime",
      .def = "3600"},
-    {.name = "created_at", .type = AT_TIME, .flags = AF_READONLY, .column = "created_at"},
-    {.name = "updated_at", .type = AT_TIME, .flags = AF_READONLY, .column = "updated_at"},
     {.name = "acct_interim_interval",
      .type = AT_INT,
      .min = 0,
      .max = 86400,
      .column = "acct_interim_interval",
      .def = "0"},
+    {.name = "created_at", .type = AT_TIME, .flags = AF_READONLY, .column = "created_at"},
+    {.name = "updated_at", .type = AT_TIME, .flags = AF_READONLY, .column = "updated_at"},
     {0},
 };
-
-static int load(sqlite3 *db, const char *tenant, sqlite3_int64 rowid, json_object *doc)
-{
-    (void)tenant;
-    json_object_object_add(
-        doc, "pools",
-        api_db_strings(db, "SELECT cidr FROM pools WHERE policy_id = ? ORDER BY id", NULL, rowid));
-    return 0;
-}
 
 /* Rewrites each CIDR of a list into canonical text (fd00:0::/64 -> fd00::/64). */
 static void canonical_cidrs(json_object *arr)
@@ -271,7 +264,6 @@ const struct api_resource api_res_policies = {
     .collection = "policies",
     .tenant_scoped = true,
     .fields = policy_fields,
-    .load = load,
     .check = check,
     .save = save,
     .before_delete = before_delete,

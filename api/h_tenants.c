@@ -49,13 +49,17 @@ static const struct api_field tenant_fields[] = {
      .min = 0,
      .max = 64,
      .def = "[]",
-     .check = api_check_identity},
+     .check = api_check_identity,
+     .sql = "SELECT group_concat(identity, char(31)) FROM (SELECT identity FROM gateway_ids g "
+            "WHERE g.tenant_id = t.id ORDER BY g.rowid)"},
     {.name = "realms",
      .type = AT_STRLIST,
      .min = 0,
      .max = 64,
      .def = "[]",
-     .check = api_check_domain},
+     .check = api_check_domain,
+     .sql = "SELECT group_concat(realm, char(31)) FROM (SELECT realm FROM realms r "
+            "WHERE r.tenant_id = t.id ORDER BY r.rowid)"},
     {.name = "network", .type = AT_OBJECT, .flags = AF_REQUIRED, .sub = network_fields},
     {.name = "default_policy",
      .type = AT_STRING,
@@ -75,20 +79,6 @@ static const struct api_field tenant_fields[] = {
     {.name = "updated_at", .type = AT_TIME, .flags = AF_READONLY, .column = "updated_at"},
     {0},
 };
-
-static int load(sqlite3 *db, const char *tenant, sqlite3_int64 rowid, json_object *doc)
-{
-    (void)rowid;
-    json_object_object_add(
-        doc, "gateway_ids",
-        api_db_strings(db, "SELECT identity FROM gateway_ids WHERE tenant_id = ? ORDER BY rowid",
-                       tenant, 0));
-    json_object_object_add(
-        doc, "realms",
-        api_db_strings(db, "SELECT realm FROM realms WHERE tenant_id = ? ORDER BY rowid", tenant,
-                       0));
-    return 0;
-}
 
 /* Identities and realms pick the tenant a client lands in: unique across
  * tenants. The other tenant is not named. */
@@ -242,7 +232,6 @@ const struct api_resource api_res_tenants = {
     .tenant_scoped = false,
     .operator_only_create = true,
     .fields = tenant_fields,
-    .load = load,
     .check = check,
     .save = save,
     .before_delete = before_delete,

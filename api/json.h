@@ -41,6 +41,9 @@ struct api_field {
     const struct api_field *sub; /* AT_OBJECT members, ended by a NULL name */
     const char *ref;             /* stored as the id of the tenant's row of this name in ref */
     const char *seal;            /* AF_SECRET: sealed under the master key with this context */
+    /* No column: an SQL expression over the row (alias t) that yields a list's
+     * items joined by char(31), e.g. a side table's group_concat. */
+    const char *sql;
 };
 
 enum api_vmode {

@@ -22,12 +22,36 @@
 
 #define SQL_MAX 4096
 
+static char *put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
 void api_time_str(long long t, char *out, size_t cap)
 {
+    /* By hand: strftime calls tzset (a stat of /etc/localtime) each time,
+     * and this runs for every row of a list. */
     time_t tt = (time_t)t;
     struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (cap < 21 || !gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
+        snprintf(out, cap, "1970-01-01T00:00:00Z");
+        return;
+    }
+    char *p = put_digits(out, (unsigned)tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, (unsigned)tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)tm.tm_min, 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)tm.tm_sec, 2);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 void api_notify_config(const struct api_req *req, const char *tenant)
@@ -38,6 +62,9 @@ void api_notify_config(const struct api_req *req, const char *tenant)
 
 void api_notify_terminate(const struct api_req *req, const char *tenant, const char *user)
 {
+    struct log_ctx ctx = {.tenant = tenant};
+    log_msg(LOG_LVL_INFO, "api", &ctx, "ending the live sessions of %s%s", user ? "user " : "",
+            user ? user : "the whole tenant");
     if (req->deps && req->deps->terminate_sessions)
         req->deps->terminate_sessions(req->deps->arg, tenant, user);
 }
@@ -94,6 +121,10 @@ static void select_cols(const struct api_field *fields, char *buf, size_t cap)
             select_cols(f->sub, buf, cap);
             continue;
         }
+        if (f->sql) {
+            append(buf, cap, ", (%s)", f->sql);
+            continue;
+        }
         if (!f->column || f->flags & AF_SECRET)
             continue;
         if (f->ref)
@@ -103,6 +134,38 @@ static void select_cols(const struct api_field *fields, char *buf, size_t cap)
     }
 }
 
+/* A side-table list as group_concat(x, char(31)) gives it: values never
+ * hold control characters (validation refuses them), so 0x1f separates. */
+static json_object *split_list(const char *s, int len)
+{
+    json_object *arr = json_object_new_array();
+    if (!s || len <= 0)
+        return arr;
+    const char *p = s, *end = s + len;
+    while (p <= end) {
+        const char *sep = memchr(p, 0x1f, (size_t)(end - p));
+        const char *e = sep ? sep : end;
+        json_object_array_add(arr, json_object_new_string_len(p, (int)(e - p)));
+        if (!sep)
+            break;
+        p = sep + 1;
+    }
+    return arr;
+}
+
+/* JSON text of a column (arrays we wrote), with this thread's tokener
+ * (json_tokener_parse makes a new one each time, which dominates a list). */
+static json_object *parse_cached(const char *s, int len)
+{
+    static _Thread_local struct json_tokener *tok;
+    if (!s)
+        return NULL;
+    if (!tok && !(tok = json_tokener_new()))
+        return NULL;
+    json_tokener_reset(tok);
+    return json_tokener_parse_ex(tok, s, len);
+}
+
 static void read_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx, json_object *obj)
 {
     for (const struct api_field *f = fields; f->name; f++) {
@@ -110,6 +173,13 @@ static void read_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx
             json_object *sub = json_object_new_object();
             read_cols(f->sub, st, idx, sub);
             json_object_object_add(obj, f->name, sub);
+            continue;
+        }
+        if (f->sql) {
+            int i = (*idx)++;
+            json_object_object_add(
+                obj, f->name,
+                split_list((const char *)sqlite3_column_text(st, i), sqlite3_column_bytes(st, i)));
             continue;
         }
         if (!f->column || f->flags & AF_SECRET)
@@ -128,7 +198,8 @@ static void read_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx
                 v = json_object_new_boolean(sqlite3_column_int(st, i) != 0);
                 break;
             case AT_STRLIST:
-                v = json_tokener_parse((const char *)sqlite3_column_text(st, i));
+                v = parse_cached((const char *)sqlite3_column_text(st, i),
+                                 sqlite3_column_bytes(st, i));
                 if (!json_object_is_type(v, json_type_array)) {
                     json_object_put(v);
                     v = json_object_new_array();
@@ -527,6 +598,13 @@ static int audit(struct api_ctx *c, const char *key, const char *action, json_ob
     return rc;
 }
 
+static void log_change(const struct api_ctx *c, const char *key, const char *what)
+{
+    struct log_ctx ctx = {.tenant = c->tenant};
+    log_msg(LOG_LVL_INFO, "api", &ctx, "%s %s %s by token %s", c->res->name, key, what,
+            c->req->who.token_id);
+}
+
 /* ---- handlers ---- */
 
 static bool scope_read(const struct api_resource *res, struct api_req *req, const char *tenant,
@@ -686,6 +764,7 @@ void api_res_create(const struct api_resource *res, struct api_req *req, struct 
         rc = rc == SQLITE_OK ? SQLITE_ERROR : rc;
         goto problem;
     }
+    log_change(&c, key, "created");
     if (res->after)
         res->after(&c, API_ACT_CREATE, out, NULL);
     set_location(resp, res, tenant, key);
@@ -747,6 +826,7 @@ void api_res_patch(const struct api_resource *res, struct api_req *req, struct a
         rc = rc == SQLITE_OK ? SQLITE_ERROR : rc;
         goto problem;
     }
+    log_change(&c, key, "updated");
     if (res->after)
         res->after(&c, API_ACT_UPDATE, out, old);
     snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
@@ -817,6 +897,7 @@ void api_res_delete(const struct api_resource *res, struct api_req *req, struct 
     json_object_put(changes);
     if (rc != SQLITE_OK || (rc = db_commit(req->db)) != SQLITE_OK)
         goto problem;
+    log_change(&c, key, "deleted");
     if (res->after)
         res->after(&c, API_ACT_DELETE, NULL, old);
     resp->status = 204;

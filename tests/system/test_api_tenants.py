@@ -227,11 +227,12 @@ def test_changes_reach_the_daemon_and_sessions_are_ended(ops):
     d.wait_log(r"configuration snapshot \d+ in use \(1 tenants?\)", start=mark)
     mark = d.log_size()
     ops.must("PATCH", f"{T}/acme/users/alice", {"enabled": False})
-    d.wait_log(r"end the sessions of alice in tenant acme", start=mark)
+    d.wait_log(r"\[tenant=acme\] ending the live sessions of user alice", start=mark)
     ops.must("DELETE", f"{T}/acme/users/bob", status=204)
-    d.wait_log(r"end the sessions of bob in tenant acme", start=mark)
+    d.wait_log(r"\[tenant=acme\] ending the live sessions of user bob", start=mark)
     ops.must("DELETE", f"{T}/acme", status=204)
-    d.wait_log(r"end the sessions of every user of tenant acme", start=mark)
+    d.wait_log(r"\[tenant=acme\] ending the live sessions of the whole tenant", start=mark)
+    d.wait_log(r"tenant acme deleted by token", start=mark)
     d.wait_log(r"configuration snapshot \d+ in use \(0 tenants\)", start=mark)
     assert ops.get(f"{T}/acme").status == 404
     assert d.query("SELECT count(*) FROM users") == [(0,)]
