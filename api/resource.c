@@ -12,6 +12,7 @@
 
 #include "api/auth.h"
 #include "api/conn.h"
+#include "api/jbuf.h"
 #include "api/page.h"
 #include "api/problem.h"
 #include "api/server.h"
@@ -216,6 +217,74 @@ static void read_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx
             }
         }
         json_object_object_add(obj, f->name, v);
+    }
+}
+
+/* The same columns as read_cols, written as JSON text straight into b. The
+ * text of the field named key (the list's order key) is copied to keyout. */
+static void write_json_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx,
+                            struct jbuf *b, const char *key, char *keyout, size_t keycap)
+{
+    bool first = true;
+    for (const struct api_field *f = fields; f->name; f++) {
+        if (f->type == AT_OBJECT) {
+            jb_key(b, f->name, first);
+            jb_raw(b, "{", 1);
+            write_json_cols(f->sub, st, idx, b, key, keyout, keycap);
+            jb_raw(b, "}", 1);
+            first = false;
+            continue;
+        }
+        if (!f->sql && (!f->column || f->flags & AF_SECRET))
+            continue;
+        int i = (*idx)++;
+        jb_key(b, f->name, first);
+        first = false;
+        const char *text = (const char *)sqlite3_column_text(st, i);
+        size_t len = (size_t)sqlite3_column_bytes(st, i);
+        if (f->sql) {
+            jb_raw(b, "[", 1);
+            for (const char *p = text, *end = text + len; p && p <= end;) {
+                const char *sep = memchr(p, 0x1f, (size_t)(end - p));
+                const char *e = sep ? sep : end;
+                if (p != text)
+                    jb_raw(b, ",", 1);
+                jb_str(b, p, (size_t)(e - p));
+                if (!sep)
+                    break;
+                p = sep + 1;
+            }
+            jb_raw(b, "]", 1);
+            continue;
+        }
+        if (!text) {
+            jb_lit(b, f->type == AT_STRLIST ? "[]" : "null");
+            continue;
+        }
+        switch (f->type) {
+        case AT_STRING:
+            jb_str(b, text, len);
+            if (key && !strcmp(f->name, key))
+                snprintf(keyout, keycap, "%s", text);
+            break;
+        case AT_INT:
+            jb_int(b, sqlite3_column_int64(st, i));
+            break;
+        case AT_BOOL:
+            jb_lit(b, sqlite3_column_int(st, i) ? "true" : "false");
+            break;
+        case AT_STRLIST: /* JSON text this API wrote */
+            jb_raw(b, text, len);
+            break;
+        case AT_TIME: {
+            char ts[32];
+            api_time_str(sqlite3_column_int64(st, i), ts, sizeof(ts));
+            jb_str(b, ts, strlen(ts));
+            break;
+        }
+        case AT_OBJECT:
+            break;
+        }
     }
 }
 
@@ -619,6 +688,56 @@ static bool scope_read(const struct api_resource *res, struct api_req *req, cons
     return true;
 }
 
+/* A page written row by row into the response text (no load hook). */
+static void list_stream(const struct api_resource *res, sqlite3_stmt *st, const struct api_page *pg,
+                        struct api_resp *resp)
+{
+    struct jbuf b;
+    jb_init(&b, 512 + 400 * (size_t)pg->limit);
+    jb_lit(&b, "{\"items\":[");
+    char last[API_PARAM_MAX] = "";
+    unsigned count = 0;
+    bool more = false;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == pg->limit) {
+            more = true;
+            break;
+        }
+        if (count)
+            jb_raw(&b, ",", 1);
+        jb_raw(&b, "{", 1);
+        int idx = 3;
+        write_json_cols(res->fields, st, &idx, &b, res->key, last, sizeof(last));
+        jb_raw(&b, "}", 1);
+        count++;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        jb_free(&b);
+        api_problem(resp, 500, NULL, "the list cannot be read");
+        return;
+    }
+    jb_lit(&b, "],\"next_cursor\":");
+    if (more) {
+        char cur[API_PARAM_MAX * 2];
+        api_page_cursor(last, cur, sizeof(cur));
+        jb_str(&b, cur, strlen(cur));
+    } else {
+        jb_lit(&b, "null");
+    }
+    jb_raw(&b, "}", 1);
+    if (b.oom) {
+        jb_free(&b);
+        api_problem(resp, 500, NULL, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->body = b.p; /* taken over: freed with the response */
+    resp->len = b.len;
+    resp->status = 200;
+    resp->ctype = "application/json";
+}
+
 void api_res_list(const struct api_resource *res, struct api_req *req, struct api_resp *resp)
 {
     const char *tenant = res->tenant_scoped ? req->params[0] : NULL;
@@ -647,6 +766,11 @@ void api_res_list(const struct api_resource *res, struct api_req *req, struct ap
     if (pg.has_after)
         sqlite3_bind_text(st, 2, pg.after, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, (int)pg.limit + 1);
+    if (!res->load) {
+        list_stream(res, st, &pg, resp);
+        api_stmt_done(st);
+        return;
+    }
     json_object *items = json_object_new_array_ext((int)pg.limit);
     char next[API_PARAM_MAX] = "";
     bool more = false;
