@@ -20,6 +20,11 @@ void api_h_sessions_list(struct api_req *req, struct api_resp *resp);
 void api_h_tenant_sessions_list(struct api_req *req, struct api_resp *resp);
 void api_h_session_get(struct api_req *req, struct api_resp *resp);
 void api_h_session_delete(struct api_req *req, struct api_resp *resp);
+/* h_drain.c */
+void api_h_session_redirect(struct api_req *req, struct api_resp *resp);
+void api_h_drain_get(struct api_req *req, struct api_resp *resp);
+void api_h_drain_start(struct api_req *req, struct api_resp *resp);
+void api_h_drain_stop(struct api_req *req, struct api_resp *resp);
 void api_h_session_history(struct api_req *req, struct api_resp *resp);
 void api_h_stats(struct api_req *req, struct api_resp *resp);
 void api_h_tenant_stats(struct api_req *req, struct api_resp *resp);

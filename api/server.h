@@ -34,6 +34,11 @@ struct api_deps {
     struct registry *registry;
     struct stats *stats;
     void (*terminate_session)(void *arg, const char *session_id, const char *why);
+    /* Drain (RFC 5685 redirect of new clients to `to`; NULL ends it), whether
+     * draining, and one session sent to another gateway. Any may be NULL. */
+    void (*drain)(void *arg, const char *to);
+    bool (*draining)(void *arg, char *to, size_t cap);
+    void (*redirect_session)(void *arg, const char *session_id, const char *to);
 };
 
 /* Starts listening on cfg->api_listen. Returns NULL with a message in err. */

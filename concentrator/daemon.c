@@ -211,6 +211,26 @@ static void api_terminate_session(void *arg, const char *session_id, const char 
         ike_engine_terminate(d->ike, session_id, NULL, NULL, why);
 }
 
+static void api_drain(void *arg, const char *to)
+{
+    struct daemon *d = arg;
+    if (d->ike)
+        ike_engine_drain(d->ike, to);
+}
+
+static bool api_draining(void *arg, char *to, size_t cap)
+{
+    struct daemon *d = arg;
+    return d->ike && ike_engine_draining(d->ike, to, cap);
+}
+
+static void api_redirect_session(void *arg, const char *session_id, const char *to)
+{
+    struct daemon *d = arg;
+    if (d->ike)
+        ike_engine_redirect(d->ike, session_id, to);
+}
+
 static void snapshot_to_ike(void *arg, struct snapshot *s)
 {
     struct daemon *d = arg;
@@ -323,7 +343,10 @@ int daemon_run(const struct config *cfg, const char *config_path)
                             .terminate_sessions = api_terminate_sessions,
                             .registry = ike_engine_registry(d.ike),
                             .stats = stats,
-                            .terminate_session = api_terminate_session};
+                            .terminate_session = api_terminate_session,
+                            .drain = api_drain,
+                            .draining = api_draining,
+                            .redirect_session = api_redirect_session};
     api = api_server_start(&deps, err, sizeof(err));
     if (!api) {
         log_err("daemon", "%s", err);

@@ -265,7 +265,7 @@ struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err,
     struct auth_pool_cfg acfg = {0};
     e->auth = e->auth_wake ? auth_pool_new(&acfg, e->auth_wake) : NULL;
     if (!e->tenants || !e->cookies || !e->snap_wake || !e->auth || !e->registry || !e->cmd_wake ||
-        ike_rekey_engine_init(e) < 0) {
+        ike_rekey_engine_init(e) < 0 || ike_redirect_engine_init(e) < 0) {
         snprintf(err, errlen, "cannot start the IKE engine (auth threads)");
         ike_engine_free(e);
         return NULL;
@@ -304,6 +304,7 @@ void ike_engine_free(struct ike_engine *e)
             ikesa_destroy(e->table[b], "the daemon is stopping");
     evl_timer_free(e->sess_timer);
     ike_rekey_engine_free(e);
+    ike_redirect_engine_free(e);
     auth_pool_free(e->auth);
     ike_net_close(e->net);
     evl_async_free(e->snap_wake);

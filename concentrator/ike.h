@@ -53,6 +53,16 @@ struct registry *ike_engine_registry(struct ike_engine *e);
 void ike_engine_terminate(struct ike_engine *e, const char *session_id, const char *tenant,
                           const char *username, const char *why);
 
+/* Drain (any thread): while `to` (an IPv4/IPv6 address or an FQDN) is set,
+ * new clients that announce REDIRECT_SUPPORTED are redirected there at
+ * IKE_SA_INIT (RFC 5685); NULL or "" ends it. */
+void ike_engine_drain(struct ike_engine *e, const char *to);
+/* Whether draining, and to where (any thread). */
+bool ike_engine_draining(struct ike_engine *e, char *to, size_t cap);
+/* Sends one established session to gateway `to` with an INFORMATIONAL
+ * REDIRECT (any thread; logged on the IKE thread). */
+void ike_engine_redirect(struct ike_engine *e, const char *session_id, const char *to);
+
 /* When the ESP workers own the NAT-T port (deps.own_natt false): feeds a
  * datagram a worker received there (the UDP payload, non-ESP marker
  * included; the engine may decrypt it in place) as if the engine had read

@@ -168,6 +168,8 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ns->policy = sa->policy;
     ns->tenant_index = sa->tenant_index;
     ns->peer_frag = sa->peer_frag;
+    ns->mobike = sa->mobike;
+    ns->redirect_ok = sa->redirect_ok;
     ns->peer_hashes = sa->peer_hashes;
     memcpy(ns->peer_id, sa->peer_id, sizeof(ns->peer_id));
     memcpy(ns->eap_identity, sa->eap_identity, sizeof(ns->eap_identity));

@@ -235,6 +235,9 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
         }
     }
 
+    if (ike_redirect_init(e, m, ni, path))
+        return; /* draining: sent to another gateway (ike_redirect.c) */
+
     /* Proposal. */
     struct ike_offer offers[IKE_MAX_PROPOSALS];
     static struct ike_offer_transform tpool[IKE_MAX_TRANSFORMS];
@@ -334,6 +337,7 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
         sa->nat_local = ndst->data.len != 20 || memcmp(ndst->data.p, h, 20) != 0;
     }
     sa->peer_frag = ike_msg_find_notify(m, IKE_N_IKEV2_FRAGMENTATION_SUPPORTED) != NULL;
+    sa->redirect_ok = ike_msg_find_notify(m, IKE_N_REDIRECT_SUPPORTED) != NULL;
     const struct ike_notify *nhash = ike_msg_find_notify(m, IKE_N_SIGNATURE_HASH_ALGORITHMS);
     if (nhash) {
         uint16_t hashes[16];
