@@ -118,7 +118,24 @@ struct world {
     struct api_deps deps;
     char op[TOKEN_TEXT_MAX], viewer[TOKEN_TEXT_MAX];
     int changed;
+    int live;            /* what sessions_of_tenant answers */
+    int terminated;      /* terminate_sessions calls */
+    char ended_user[64]; /* its last username ("*" for a whole tenant) */
 };
+
+static int on_count(void *arg, const char *tenant)
+{
+    (void)tenant;
+    return ((struct world *)arg)->live;
+}
+
+static void on_terminate(void *arg, const char *tenant, const char *user)
+{
+    (void)tenant;
+    struct world *w = arg;
+    w->terminated++;
+    snprintf(w->ended_user, sizeof(w->ended_user), "%s", user ? user : "*");
+}
 
 static void make_token(struct world *w, char *text, const char *role, const char *tenant)
 {
@@ -149,6 +166,8 @@ static int setup(void **state)
     w->deps.master_key = &w->key;
     w->deps.arg = w;
     w->deps.config_changed = on_change;
+    w->deps.sessions_of_tenant = on_count;
+    w->deps.terminate_sessions = on_terminate;
     make_token(w, w->op, "operator", NULL);
     *state = w;
     return 0;
@@ -165,6 +184,8 @@ static int teardown(void **state)
 }
 
 /* One request; returns the status, body in *body (caller frees). */
+static const char *query_force; /* ?force= of the next call, or NULL */
+
 static unsigned call(struct world *w, const char *method, const char *path, const char *token,
                      const char *body, const char *if_match, struct api_resp *resp)
 {
@@ -177,6 +198,8 @@ static unsigned call(struct world *w, const char *method, const char *path, cons
         io.headers[0].k = "X-None";
     if (!if_match)
         io.headers[1].k = "X-None";
+    io.query[0].k = query_force ? "force" : "x-none";
+    io.query[0].v = query_force;
     struct api_req req = {.path = path,
                           .body = body,
                           .body_len = body ? strlen(body) : 0,
@@ -254,12 +277,49 @@ static void requests_through_dispatch(void **state)
     assert_int_equal(status_of(w, "GET", "/api/v1/tenants/acme/users/bob", w->op, NULL), 404);
 }
 
+static void delete_with_live_sessions_needs_force(void **state)
+{
+    struct world *w = *state;
+    const char *acme = "{\"id\":\"acme\",\"name\":\"Acme\",\"network\":{\"ifname\":\"ist-a\"}}";
+    assert_int_equal(status_of(w, "POST", "/api/v1/tenants", w->op, acme), 201);
+    assert_int_equal(
+        status_of(w, "POST", "/api/v1/tenants/acme/users", w->op, "{\"username\":\"alice\"}"), 201);
+    /* Disabling a user ends its sessions. */
+    assert_int_equal(
+        status_of(w, "PATCH", "/api/v1/tenants/acme/users/alice", w->op, "{\"enabled\":false}"),
+        200);
+    assert_int_equal(w->terminated, 1);
+    assert_string_equal(w->ended_user, "alice");
+    /* Re-enabling does not. */
+    assert_int_equal(
+        status_of(w, "PATCH", "/api/v1/tenants/acme/users/alice", w->op, "{\"enabled\":true}"),
+        200);
+    assert_int_equal(w->terminated, 1);
+
+    w->live = 3;
+    struct api_resp resp;
+    assert_int_equal(call(w, "DELETE", "/api/v1/tenants/acme", w->op, NULL, NULL, &resp), 409);
+    assert_non_null(strstr(resp.body, "3 live sessions"));
+    api_resp_free(&resp);
+    assert_int_equal(w->terminated, 1);
+    assert_int_equal(status_of(w, "GET", "/api/v1/tenants/acme", w->op, NULL), 200);
+    query_force = "maybe";
+    assert_int_equal(status_of(w, "DELETE", "/api/v1/tenants/acme", w->op, NULL), 400);
+    query_force = "true";
+    assert_int_equal(status_of(w, "DELETE", "/api/v1/tenants/acme", w->op, NULL), 204);
+    query_force = NULL;
+    assert_int_equal(w->terminated, 2);
+    assert_string_equal(w->ended_user, "*");
+    assert_int_equal(status_of(w, "GET", "/api/v1/tenants/acme", w->op, NULL), 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_capture_decoded_parameters),
         cmocka_unit_test(path_decoding),
         cmocka_unit_test_setup_teardown(requests_through_dispatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(delete_with_live_sessions_needs_force, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
