@@ -45,7 +45,7 @@ static void tenant_series(FILE *f, const char *name, const char *tenant, const c
 {
     fprintf(f, "%s{tenant=", name);
     label(f, tenant);
-    if (extra_k) {
+    if (extra_k && extra_v) {
         fprintf(f, ",%s=", extra_k);
         label(f, extra_v);
     }
