@@ -28,6 +28,8 @@ void config_defaults(struct config *cfg)
     cfg->cookie_threshold = 500;
     cfg->half_open_timeout_s = 30;
     cfg->dpd_delay_s = 30;
+    cfg->retransmit_base_ms = 2000;
+    cfg->retransmit_tries = 5;
     cfg->esp_workers = 0;
     snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8443");
     cfg->api_threads = 4;
@@ -241,6 +243,8 @@ static const struct key_def keys[] = {
     {"ike", "cookie_threshold", NULL, F(cookie_threshold), 0, 1000000},
     {"ike", "half_open_timeout", NULL, F(half_open_timeout_s), 1, 3600},
     {"ike", "dpd_delay", NULL, F(dpd_delay_s), 0, 86400},
+    {"ike", "retransmit_timeout", NULL, F(retransmit_base_ms), 100, 60000},
+    {"ike", "retransmit_tries", NULL, F(retransmit_tries), 0, 20},
     {"esp", "workers", NULL, F(esp_workers), 0, 64},
     {"api", "listen", set_hostport, F(api_listen), 0, 0},
     {"api", "tls_cert", set_path, F(api_tls_cert), 0, 0},

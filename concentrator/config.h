@@ -36,6 +36,8 @@ struct config {
     unsigned cookie_threshold;    /* half-open count above which cookies are required */
     unsigned half_open_timeout_s; /* expiry of an IKE SA that does not finish IKE_AUTH */
     unsigned dpd_delay_s;         /* liveness check after this long without traffic; 0: off */
+    unsigned retransmit_base_ms;  /* first retransmission of our requests; then x1.8 each */
+    unsigned retransmit_tries;    /* retransmissions before the peer is given up */
 
     /* [esp] */
     unsigned esp_workers; /* 0: one per core */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concentrator/config.h"
 #include "concentrator/event.h"
 #include "concentrator/ike_crypto.h"
 #include "concentrator/ike_engine.h"
@@ -12,9 +13,6 @@
  * peer supports fragmentation: leaves room for IP, UDP and the non-ESP
  * marker under a 1280-byte path MTU. */
 #define FRAG_THRESHOLD 1200
-
-#define RETRANSMIT_BASE  2.0
-#define RETRANSMIT_TRIES 5
 
 static void write_hdr(struct wr *w, const struct ikesa *sa, uint8_t next, uint8_t exchange,
                       uint8_t flags, uint32_t msg_id)
@@ -140,7 +138,7 @@ static void on_retransmit(struct evl_timer *t, void *arg)
     struct ikesa *sa = arg;
     if (!sa->our_pending)
         return;
-    if (++sa->our_tries > RETRANSMIT_TRIES) {
+    if (++sa->our_tries > sa->eng->cfg->retransmit_tries) {
         sa->our_pending = false;
         ikesa_destroy(sa, sa->state == IKESA_DELETING
                               ? "the peer did not answer our Delete"
@@ -148,7 +146,7 @@ static void on_retransmit(struct evl_timer *t, void *arg)
         return;
     }
     send_cached(sa, &sa->our_req);
-    double next = RETRANSMIT_BASE;
+    double next = sa->eng->cfg->retransmit_base_ms / 1000.0;
     for (unsigned i = 0; i < sa->our_tries; i++)
         next *= 1.8;
     evl_timer_start(sa->retransmit, next, 0);
@@ -167,7 +165,7 @@ int ike_send_request(struct ikesa *sa, uint8_t exchange, const uint8_t *inner, s
     if (!sa->retransmit)
         sa->retransmit = evl_timer_new(sa->eng->loop, on_retransmit, sa);
     if (sa->retransmit)
-        evl_timer_start(sa->retransmit, RETRANSMIT_BASE, 0);
+        evl_timer_start(sa->retransmit, sa->eng->cfg->retransmit_base_ms / 1000.0, 0);
     send_cached(sa, &sa->our_req);
     return 0;
 }
