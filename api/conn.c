@@ -2,19 +2,29 @@
 #include "api/conn.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "concentrator/log.h"
 #include "db/db.h"
 
-#define STMT_CACHE 48
+#define STMT_CACHE 128
 
 struct cached {
     sqlite3 *db;
+    uint64_t hash; /* of sql: most lookups end here, not in strcmp */
     char *sql;
     sqlite3_stmt *st;
 };
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
 
 struct conn {
     sqlite3 *db;
@@ -72,10 +82,11 @@ sqlite3 *api_conn(const char *path)
 sqlite3_stmt *api_stmt(sqlite3 *db, const char *sql)
 {
     struct conn *c = this_conn();
+    uint64_t h = fnv1a(sql);
     if (c) {
         for (unsigned i = 0; i < STMT_CACHE; i++) {
             struct cached *e = &c->stmts[i];
-            if (e->st && e->db == db && !strcmp(e->sql, sql)) {
+            if (e->st && e->hash == h && e->db == db && !strcmp(e->sql, sql)) {
                 sqlite3_reset(e->st);
                 sqlite3_clear_bindings(e->st);
                 return e->st;
@@ -93,6 +104,7 @@ sqlite3_stmt *api_stmt(sqlite3 *db, const char *sql)
         sqlite3_finalize(e->st);
         free(e->sql);
         e->db = db;
+        e->hash = h;
         e->sql = strdup(sql);
         e->st = e->sql ? st : NULL;
         if (!e->sql) {

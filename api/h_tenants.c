@@ -224,6 +224,8 @@ static void after(struct api_ctx *c, enum api_action a, json_object *doc, json_o
     api_notify_config(c->req, c->tenant);
 }
 
+static const char *const operator_fields[] = {"gateway_ids", "realms", "network", "enabled", NULL};
+
 const struct api_resource api_res_tenants = {
     .name = "tenant",
     .table = "tenants",
@@ -231,6 +233,7 @@ const struct api_resource api_res_tenants = {
     .collection = "tenants",
     .tenant_scoped = false,
     .operator_only_create = true,
+    .operator_fields = operator_fields,
     .fields = tenant_fields,
     .check = check,
     .save = save,

@@ -921,6 +921,12 @@ void api_res_patch(const struct api_resource *res, struct api_req *req, struct a
     sqlite3_int64 rowid = 0;
     int rc = SQLITE_OK;
     char etag[64];
+    for (const char *const *f = res->operator_fields; f && *f && req->who.role != API_ROLE_OPERATOR;
+         f++)
+        if (json_object_object_get_ex(patch, *f, NULL)) {
+            api_problem(resp, 403, *f, "%s: only an operator may change it", *f);
+            goto done;
+        }
     if (!begin(req, resp))
         goto done;
     old = api_res_load(res, req->db, tenant, key, &rowid, etag);

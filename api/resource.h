@@ -34,6 +34,10 @@ struct api_resource {
     const char *collection; /* collection path: "users" (under /api/v1/tenants/{t}/), "tenants" */
     bool tenant_scoped;     /* rows carry tenant_id, URLs /tenants/{tenant}/... */
     bool operator_only_create; /* POST and DELETE need an operator (tenants) */
+    /* Fields only an operator may change (a tenant-admin gets 403 naming the
+     * field): for tenants, what decides where clients land and what the host
+     * runs (gateway ids, realms, network, enabled). NULL-terminated. */
+    const char *const *operator_fields;
     const struct api_field *fields;
     /* Adds fields kept outside the row (side tables) to doc. */
     int (*load)(sqlite3 *db, const char *tenant, sqlite3_int64 rowid, json_object *doc);

@@ -151,6 +151,14 @@ def test_tenant_admin_manages_its_tenant_but_no_other_or_role(ops):
     assert r["tenant"] == "acme"
 
     before = db_snapshot(ops.daemon)
+    # What decides where clients land, and the host's devices, stay the
+    # operator's: a tenant-admin cannot claim another customer's realm.
+    for patch, field in (({"realms": ["globex-two.example"]}, "realms"),
+                         ({"gateway_ids": []}, "gateway_ids"),
+                         ({"network": {"mtu": 1300}}, "network"),
+                         ({"enabled": False}, "enabled")):
+        r = admin.patch(f"{T}/acme", patch)
+        assert r.status == 403 and r.problem_field() == field, r
     for body, field in (({"name": "x", "role": "operator"}, "role"),
                         ({"name": "x", "role": "tenant-admin", "tenant": "globex"}, "tenant"),
                         ({"name": "x", "role": "tenant-viewer", "tenant": "nosuch"}, "tenant")):
