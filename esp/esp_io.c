@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -219,8 +220,13 @@ static int open_sock(struct esp_io_sock *s, const char *text, int type, int prot
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
     }
-    if (type == SOCK_DGRAM)
+    if (type == SOCK_DGRAM) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        /* Where the NIC (or veth) does GRO, one read returns several ESP
+         * datagrams of one size from one peer (esp_worker.c splits them).
+         * Older kernels refuse it: then one datagram per read. */
+        setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+    }
     big_buffers(fd);
     struct sockaddr_storage ss;
     socklen_t sl = esp_io_sockaddr(&s->bound, type == SOCK_DGRAM ? *port : 0, &ss);

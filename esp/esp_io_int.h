@@ -47,6 +47,7 @@ struct esp_tun {
 
 union esp_io_ctl {
     char c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    char rx[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))]; /* + UDP_GRO */
     struct cmsghdr align;
 };
 

@@ -5,6 +5,7 @@
 #include "esp/esp_io_int.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
@@ -24,6 +25,8 @@ static struct esp_tun *tun_of(struct esp_io *io, uint32_t tenant)
     return rcu_dereference(io->tuns[tenant]);
 }
 
+static void tun_flush(struct esp_worker *w);
+
 /* An inbound ESP packet (from the SPI on): decrypt, then to the tenant's
  * TUN queue of this worker. */
 static void deliver(struct esp_worker *w, struct esp_buf *b, const struct sockaddr_storage *from)
@@ -39,7 +42,10 @@ static void deliver(struct esp_worker *w, struct esp_buf *b, const struct sockad
         esp_io_count(w, ESP_IO_DROP_NO_TUN, 1);
         return;
     }
-    /* Written by tun_flush at the end of the batch (same RCU read side). */
+    /* Written by tun_flush at the end of the batch (same RCU read side),
+     * or now when a batch of coalesced datagrams fills the list. */
+    if (w->n_pend == ESP_IO_BATCH_MAX)
+        tun_flush(w);
     struct esp_tun_out *o = &w->pend[w->n_pend++];
     o->fd = t->fds[w->id % t->nq];
     o->vnet = t->vnet;
@@ -115,6 +121,25 @@ static void malformed(struct esp_worker *w)
     esp_io_count(w, ESP_IO_DROP_MALFORMED, 1);
 }
 
+/* The segment size of a datagram the kernel coalesced (UDP_GRO), or 0. */
+static size_t gro_segment(struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int v;
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+            return v > 0 ? (size_t)v : 0;
+        }
+    }
+    return 0;
+}
+
+static void on_datagram(struct esp_worker *w, const struct esp_io_sock *s, unsigned i,
+                        struct esp_buf *b);
+
+/* One recvmmsg message: a datagram, or with UDP_GRO several datagrams of
+ * one size from one peer, each handled as if read alone. */
 static void on_udp(struct esp_worker *w, const struct esp_io_sock *s, unsigned i)
 {
     struct esp_buf *b = &w->bufs[i];
@@ -124,6 +149,26 @@ static void on_udp(struct esp_worker *w, const struct esp_io_sock *s, unsigned i
         malformed(w);
         return;
     }
+    size_t seg = gro_segment(&m->msg_hdr);
+    if (!seg || seg >= b->len) {
+        on_datagram(w, s, i, b);
+        return;
+    }
+    uint64_t n = 0;
+    for (size_t at = 0; at < b->len; at += seg) {
+        struct esp_buf part = *b; /* decap moves part, not b */
+        part.off = b->off + at;
+        part.len = b->len - at < seg ? b->len - at : seg;
+        on_datagram(w, s, i, &part);
+        n++;
+    }
+    esp_io_count(w, ESP_IO_RX_PACKETS, n - 1);
+}
+
+static void on_datagram(struct esp_worker *w, const struct esp_io_sock *s, unsigned i,
+                        struct esp_buf *b)
+{
+    struct mmsghdr *m = &w->msgs[i];
     switch (esp_io_classify(esp_buf_data(b), b->len)) {
     case ESP_IO_KIND_KEEPALIVE:
         esp_io_count(w, ESP_IO_KEEPALIVES, 1);
@@ -186,7 +231,7 @@ static int rx_batch(struct esp_worker *w, const struct esp_io_sock *s, bool raw)
         mh->msg_iov = &w->iov[n];
         mh->msg_iovlen = 1;
         mh->msg_control = w->ctl[n].c;
-        mh->msg_controllen = sizeof(w->ctl[n].c);
+        mh->msg_controllen = sizeof(w->ctl[n].rx);
         n++;
     }
     int r = n ? recvmmsg(s->fd, w->msgs, n, MSG_DONTWAIT, NULL) : -1;

@@ -18,6 +18,7 @@ and .sas() (a count of IKE SAs it holds, or None). Two kinds:
 """
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -36,6 +37,25 @@ USER, SECRET = "alice", "alice-bench-secret"
 RADIUS_SECRET = "bench-radius-s3cret"
 
 
+# Turns GRO of a network device on or off (ETHTOOL_SGRO through the
+# SIOCETHTOOL ioctl: this machine has no ethtool). Run inside a namespace.
+_SET_GRO = """
+import ctypes, fcntl, socket, struct, sys
+val = ctypes.create_string_buffer(struct.pack("II", 0x2c, int(sys.argv[2])), 8)
+ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(val)) + bytes(16)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(s.fileno(), 0x8946, ifr)
+"""
+
+
+def set_gro(netns, ifname, on):
+    r = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c",
+                        _SET_GRO, ifname, "1" if on else "0"],
+                       capture_output=True, timeout=20, text=True)
+    if r.returncode:
+        raise RuntimeError(f"GRO of {ifname} in {netns}: {r.stderr.strip()}")
+
+
 def cpu_seconds(pid):
     """utime + stime (all threads) of pid, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
@@ -49,8 +69,10 @@ class Rig:
 
     def __init__(self, workdir, auth="radius", proposals=None,
                  esp_proposals=None, log_levels=None, prefix="sw",
-                 isthmus_workers=1, isthmusd_bin=None):
+                 isthmus_workers=1, isthmusd_bin=None, wan_gro=False):
         self.workdir = os.path.abspath(workdir)
+        self.wan_gro = wan_gro
+        self.baseline_bin = None  # isthmusd binary of gateway "isthmus-base"
         self.prefix = prefix
         self.isthmus_workers = isthmus_workers
         self.isthmusd_bin = isthmusd_bin or isthmusd_binary()
@@ -69,6 +91,10 @@ class Rig:
         self.topo = T.Topo(os.path.join(self.workdir, "net"), clients=1,
                            tenants=1, prefix=self.prefix).__enter__()
         try:
+            if self.wan_gro:
+                # veth does no GRO unless asked (a NIC does by default):
+                # the gateway's port to the client coalesces what arrives.
+                set_gro(self.topo.gw, "wc0", True)
             if self.auth == "radius":
                 self.radius = FreeRadius(
                     os.path.join(self.workdir, "radius"), RADIUS_SECRET,
@@ -103,8 +129,8 @@ class Rig:
     def gateway(self, kind):
         if kind == "strongswan":
             return StrongSwanGateway(self)
-        if kind == "isthmus":
-            return IsthmusGateway(self)
+        if kind in ("isthmus", "isthmus-base"):
+            return IsthmusGateway(self, kind)
         raise ValueError(kind)
 
     def up(self, timeout=10.0):
@@ -216,7 +242,7 @@ def _provision(api, rig):
              status=201)
 
 
-def start_isthmusd(rig):
+def start_isthmusd(rig, binary_path=None, folder_name="gw-isthmus"):
     """Starts isthmusd in rig.topo.gw as the gateway under test and returns
     its lib.isthmusd.Isthmusd (running).
 
@@ -233,12 +259,12 @@ def start_isthmusd(rig):
     """
     if rig.radius is None:
         raise NotImplementedError("isthmusd relays EAP to RADIUS only: use --auth radius")
-    folder = os.path.join(rig.workdir, "gw-isthmus")
+    folder = os.path.join(rig.workdir, folder_name)
     fresh = not os.path.exists(os.path.join(folder, "isthmus.db"))
     gw = Isthmusd(rig.procs, folder, name="isthmusd", netns=rig.topo.gw,
                   config={"daemon": {"log_level": "notice"},
                           "esp": {"workers": rig.isthmus_workers}},
-                  binary_path=rig.isthmusd_bin)
+                  binary_path=binary_path or rig.isthmusd_bin)
     if fresh:
         api = operator_client(gw)  # issues the token, then starts
         _provision(api, rig)
@@ -251,14 +277,19 @@ def start_isthmusd(rig):
 
 
 class IsthmusGateway:
-    name = "isthmus"
+    """isthmusd; name "isthmus-base" is another binary (rig.baseline_bin)
+    measured in the same run, for before/after comparisons."""
 
-    def __init__(self, rig):
+    def __init__(self, rig, name="isthmus"):
         self.rig = rig
+        self.name = name
         self.gw = None  # lib.isthmusd.Isthmusd
 
     def start(self):
-        self.gw = start_isthmusd(self.rig)
+        if self.name == "isthmus-base":
+            self.gw = start_isthmusd(self.rig, self.rig.baseline_bin, "gw-isthmus-base")
+        else:
+            self.gw = start_isthmusd(self.rig)
         return self
 
     @property

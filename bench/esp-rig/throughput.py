@@ -118,8 +118,14 @@ def main():
                     help="isthmusd [esp] workers (default 1)")
     ap.add_argument("--isthmusd", default=None,
                     help="isthmusd binary (default $ISTHMUS_BIN or build/isthmusd)")
+    ap.add_argument("--baseline", default=None, metavar="ISTHMUSD",
+                    help="also measure this isthmusd binary (row isthmus-base), "
+                         "interleaved: before/after a change in one run")
     ap.add_argument("--profile", default=None, metavar="DIR",
                     help="perf record -g each gateway during its runs into DIR")
+    ap.add_argument("--wan-gro", choices=["on", "off"], default="off",
+                    help="GRO on the gateway's veth port to the client, as a NIC "
+                         "has by default (veth has it off); default off")
     ap.add_argument("--prefix", default="pf", help="namespace name prefix")
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
@@ -128,11 +134,14 @@ def main():
 
     workdir = a.workdir or tempfile.mkdtemp(prefix="bench-esp-")
     runs = {g: [] for g in R.gateways_for(a.gateway)}
+    if a.baseline:
+        runs["isthmus-base"] = []
     todo = {}
     with R.Rig(workdir, auth=a.auth, proposals=a.proposals,
                esp_proposals=a.esp_proposals, prefix=a.prefix,
                isthmus_workers=a.isthmus_workers,
-               isthmusd_bin=a.isthmusd) as rig:
+               isthmusd_bin=a.isthmusd, wan_gro=a.wan_gro == "on") as rig:
+        rig.baseline_bin = a.baseline
         for rnd in range(a.rounds):
             for g in runs:
                 if g in todo:
@@ -157,7 +166,8 @@ def main():
             "TCP" + (f" -l {a.length}" if a.length else ""))
     print(f"\nESP throughput: iperf3 {mode}, {a.seconds} s x {a.rounds} rounds,"
           f" client -> tunnel -> gateway -> LAN host{' (reverse)' if a.reverse else ''},"
-          f" ESP {a.esp_proposals}, isthmusd {a.isthmus_workers} worker(s); medians")
+          f" ESP {a.esp_proposals}, isthmusd {a.isthmus_workers} worker(s),"
+          f" WAN GRO {a.wan_gro}; medians")
     rows = []
     meds = {}
     for g, rs in runs.items():
@@ -178,6 +188,9 @@ def main():
         ratio = meds["strongswan"] / meds["isthmus"]
         print(f"\ngateway CPU per packet: strongSwan / Isthmus = {ratio:.1f}x "
               f"(target >= 10x): {'met' if ratio >= 10 else 'NOT met'}")
+    if "isthmus-base" in meds and "strongswan" in meds and meds["isthmus-base"] > 0:
+        print(f"gateway CPU per packet: strongSwan / Isthmus baseline = "
+              f"{meds['strongswan'] / meds['isthmus-base']:.1f}x")
     for g, why in todo.items():
         print(f"{g}: {why}")
     print(f"logs: {workdir}")
