@@ -19,6 +19,13 @@ Addresses (t = tenant number, from 1):
     tenant t address pool      10.t.128.0/24       (virtual IPs; routed by the gateway)
     tenant t gateway identity  vpn.t<t>.example    (FQDN in the server certificate)
 
+With second_gateway=True a second gateway namespace gw2 hangs on the same
+WAN bridge (wan0 of gw) as 198.51.100.3/24 (GW2_ADDR), for a second
+isthmusd: a client redirected there reaches it directly. Its tenant t has
+a LAN namespace g2lan<t> of its own (gw2_lan_ns(t)) where the host address
+10.t.0.10 sits on the loopback device: that isthmusd's tenant TUN placed
+there makes the address answer through its tunnels only.
+
 Clients have no default route (only their /24); the gateway drops clear-text
 forwarding between wan0 and the LAN links (nft, isolate_wan=True), so a
 packet that reaches a LAN host went through a tunnel.
@@ -43,6 +50,7 @@ from .proc import Proc, run, wait_for
 
 GW_ADDR = "198.51.100.1"
 NAT_OUT_ADDR = "198.51.100.2"
+GW2_ADDR = "198.51.100.3"
 NAT_IN_ADDR = "203.0.113.1"
 WAN_PREFIX = 24
 IPERF_PORT = 5201
@@ -87,7 +95,8 @@ class Topo:
     """Builds the rig; use as a context manager or call cleanup()."""
 
     def __init__(self, workdir, clients=1, tenants=1, nat_clients=0,
-                 prefix="sw", nat_random_ports=True, isolate_wan=True):
+                 prefix="sw", nat_random_ports=True, isolate_wan=True,
+                 second_gateway=False):
         self.workdir = os.path.abspath(str(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         # pid and a counter keep parallel runs and several rigs apart
@@ -97,6 +106,9 @@ class Topo:
         self.n_nat = nat_clients
         self.nat_random_ports = nat_random_ports
         self.isolate_wan = isolate_wan
+        self.second_gateway = second_gateway
+        self.gw2 = None
+        self.gw2_lans = {}
         self.net = Net(self.prefix)
         self.procs = []
         self.gw = None
@@ -163,6 +175,16 @@ class Topo:
                 net.route(ns, "default", NAT_IN_ADDR)
                 self.net.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
                 self.nat_clients.append(ns)
+        if self.second_gateway:
+            self.gw2 = net.ns("gw2")
+            net.link(self.gw2, f"{GW2_ADDR}/{WAN_PREFIX}", self.gw, None, "eth0", "wgw2")
+            self._port(self.gw, "wgw2", "wan0")
+            self.net.sysctl(self.gw2, "net.ipv4.conf.all.rp_filter", 0)
+            for t in range(1, self.n_tenants + 1):
+                ns = net.ns(f"g2lan{t}")
+                _ip("-n", ns, "addr", "add", f"{lan_host(t)}/32", "dev", "lo")
+                self.net.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
+                self.gw2_lans[t] = ns
         if self.isolate_wan:
             # Only tunnelled traffic may reach a LAN: nothing is forwarded
             # between the outer side and a LAN link in clear text.
@@ -196,6 +218,10 @@ class Topo:
 
     def lan_ns(self, t=1):
         return self.lans[t]
+
+    def gw2_lan_ns(self, t=1):
+        """Tenant t's LAN namespace behind the second gateway."""
+        return self.gw2_lans[t]
 
     # -- traffic -------------------------------------------------------------
     def ping(self, ns, dst, count=3, interval=0.2, wait=2, src=None, size=None):

@@ -31,6 +31,12 @@ vpn.t<t>.example, realm t<t>.example (or the realms given), pool
         sa = c.established("vpn")[0]     # sa["local_vips"] == ["10.1.128.2"]
         rig.reset()                      # clients disconnect and stop
 
+With `second_gateway=True` a second isthmusd (`rig.gw2`, operator API
+client `rig.api2`, FreeRADIUS `rig.radius2`, all in topo.py's gw2 namespace
+at 198.51.100.3) is started next to the first; `tenant(t, gateway=2)`
+provisions tenant t there through its own API (same identity, realms and
+pool; TUN in topo's g2lan<t>), and clients trust both gateways' tenant CAs.
+
 `wait_config()` returns once the IKE engine uses a configuration snapshot
 made after the last API change (see its docstring); call it before a client
 relies on what was just provisioned. `mark()` / `wait_log()` / `log_since()`
@@ -184,12 +190,14 @@ class Tenant:
 
 class Rig:
     def __init__(self, workdir, tenants=1, clients=1, nat_clients=0,
-                 radius_users=None, isthmusd_config=None, prefix="ik"):
+                 radius_users=None, isthmusd_config=None, prefix="ik",
+                 second_gateway=False):
         self.workdir = os.path.abspath(str(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         self.n_tenants = tenants
         self.topo = T.Topo(os.path.join(self.workdir, "topo"), clients=clients,
-                           tenants=tenants, nat_clients=nat_clients, prefix=prefix)
+                           tenants=tenants, nat_clients=nat_clients, prefix=prefix,
+                           second_gateway=second_gateway)
         self.radius_users = dict(DEFAULT_RADIUS_USERS if radius_users is None
                                  else radius_users)
         self.isthmusd_config = isthmusd_config or {}
@@ -198,6 +206,10 @@ class Rig:
         self.api = None     # operator Api
         self.radius = None  # FreeRadius
         self.tenants = {}
+        self.gw2 = None      # the second gateway's Isthmusd (second_gateway=True)
+        self.api2 = None
+        self.radius2 = None
+        self.tenants2 = {}
         self.clients = []
         self._seq = 0
 
@@ -221,6 +233,10 @@ class Rig:
         self.gw = Isthmusd(self.procs, os.path.join(self.workdir, "isthmusd"),
                            name="isthmusd", netns=self.topo.gw, config=cfg)
         self.api = operator_client(self.gw)  # issues the token, then starts
+        if self.topo.gw2:
+            self.gw2 = Isthmusd(self.procs, os.path.join(self.workdir, "isthmusd2"),
+                                name="isthmusd2", netns=self.topo.gw2, config=cfg)
+            self.api2 = operator_client(self.gw2)
         return self
 
     def close(self):
@@ -233,21 +249,27 @@ class Rig:
             except Exception as e:  # keep tearing down
                 problems.append(f"client {c.name}: {e}")
         self.clients.clear()
-        if self.radius:
-            self.radius.stop()
-        if self.gw and self.gw.running():
-            try:
-                self.gw.stop()
-            except AssertionError as e:
-                problems.append(str(e))
+        for radius in (self.radius, self.radius2):
+            if radius:
+                radius.stop()
+        for gw in (self.gw, self.gw2):
+            if gw and gw.running():
+                try:
+                    gw.stop()
+                except AssertionError as e:
+                    problems.append(str(e))
         self.procs.stop_all()
         self.topo.cleanup()
         assert not problems, "\n".join(problems)
 
     # -- provisioning through the API ---------------------------------------
     def tenant(self, t, *, realms=None, users=None, server_key="ecdsa-p256",
-               ca_key="ecdsa-p256", radius=None, policy=None, enabled=True):
+               ca_key="ecdsa-p256", radius=None, policy=None, enabled=True,
+               gateway=1):
         """Provisions tenant t through the API and returns a Tenant.
+
+        gateway=2: on the second gateway, through its own API (it has its
+        own tenant CA, which clients made afterwards trust too).
 
         users: {username: extra UserCreate fields}; radius: a list of
         RadiusServerCreate bodies (default: the rig's FreeRADIUS);
@@ -255,27 +277,35 @@ class Rig:
         routes of tenant t are set unless given).
         """
         tid = tenant_id(t)
+        second = gateway == 2
+        api = self.api2 if second else self.api
         realms = list(realms) if realms is not None else [f"t{t}.example"]
+        lan = self.topo.gw2_lan_ns(t) if second else self.topo.lan_ns(t)
         body = {"id": tid, "name": f"Tenant {t}", "enabled": enabled,
                 "gateway_ids": [T.tenant_fqdn(t)], "realms": realms,
-                "network": {"ifname": f"ik-t{t}", "netns": self.topo.lan_ns(t),
-                            "mtu": 1400},
+                "network": {"ifname": f"ik-t{t}", "netns": lan, "mtu": 1400},
                 "ca_key_type": ca_key}
-        self.api.must("POST", T_PATH, body, status=201)
+        api.must("POST", T_PATH, body, status=201)
         pol = {"pools": [T.tenant_pool(t)], "dns_servers": tenant_dns(t),
                "split_routes": [T.tenant_net(t)]}
         pol.update(policy or {})
-        self.api.must("PATCH", f"{T_PATH}/{tid}/policies/default", pol)
+        api.must("PATCH", f"{T_PATH}/{tid}/policies/default", pol)
         for srv in (radius if radius is not None else [self.radius_body()]):
-            self.api.must("POST", f"{T_PATH}/{tid}/radius-servers", srv, status=201)
-        cert = self.api.must("POST", f"{T_PATH}/{tid}/certificates/server",
-                             {"key_type": server_key}, status=201).json
-        ca_pem = self.api.must("GET", f"{T_PATH}/{tid}/ca.pem").text
-        ca_path = os.path.join(self.workdir, f"{tid}-ca.pem")
+            api.must("POST", f"{T_PATH}/{tid}/radius-servers", srv, status=201)
+        cert = api.must("POST", f"{T_PATH}/{tid}/certificates/server",
+                        {"key_type": server_key}, status=201).json
+        ca_pem = api.must("GET", f"{T_PATH}/{tid}/ca.pem").text
+        ca_path = os.path.join(self.workdir, f"{tid}{'-gw2' if second else ''}-ca.pem")
         with open(ca_path, "w") as f:
             f.write(ca_pem)
         ten = Tenant(t, tid, T.tenant_fqdn(t), realms, T.tenant_pool(t),
                      T.tenant_net(t), tenant_dns(t), ca_path, cert)
+        if second:
+            self.tenants2[t] = ten
+            for name, extra in (users or {}).items():
+                api.must("POST", f"{T_PATH}/{tid}/users", dict({"username": name}, **extra),
+                         status=201)
+            return ten
         self.tenants[t] = ten
         for name, extra in (users or {}).items():
             self.add_user(t, name, **extra)
@@ -335,7 +365,7 @@ class Rig:
     def _when(cls, line_ts):
         return datetime.datetime.strptime(line_ts, "%Y-%m-%dT%H:%M:%S.%f").timestamp()
 
-    def wait_config(self, timeout=10.0):
+    def wait_config(self, timeout=10.0, gw=None):
         """Waits until the IKE engine uses a snapshot that holds every API
         change made so far.
 
@@ -346,7 +376,8 @@ class Rig:
         few milliseconds of it, so the first "in use" line at least 100 ms
         after the last change line is a snapshot that includes it.
         """
-        text = self.gw.log()
+        gw = gw or self.gw
+        text = gw.log()
         kicks = re.findall(self._TS + r" \S+ +daemon +configuration of tenant \S+ changed",
                            text)
         if not kicks:
@@ -355,7 +386,7 @@ class Rig:
 
         def fresh():
             for ts, gen in re.findall(self._TS + r" \S+ +ike +configuration snapshot (\d+) in use",
-                                      self.gw.log()):
+                                      gw.log()):
                 if self._when(ts) >= last + 0.099:
                     return int(gen)
             return None
@@ -388,6 +419,12 @@ class Rig:
                     with open(ten.ca_path) as ca:
                         f.write(ca.read())
         self.radius.start()
+        if self.gw2:
+            self.radius2 = FreeRadius(os.path.join(self.workdir, "radius2"), RADIUS_SECRET,
+                                      users, auth_port=RADIUS_AUTH_PORT,
+                                      acct_port=RADIUS_ACCT_PORT, netns=self.topo.gw2)
+            self.radius2.configure()
+            self.radius2.start()
         return self.radius
 
     def drop_udp(self, port):
@@ -423,7 +460,7 @@ class Rig:
             raise RuntimeError(f"client {busy[0]} still runs in {ns}: disconnect() it first")
         c = VpnClient(os.path.join(self.workdir, "clients", f"{name}-{self._seq}"),
                       ns, name=name, **kw)
-        for ten in self.tenants.values():
+        for ten in list(self.tenants.values()) + list(self.tenants2.values()):
             c.add_ca(ten.ca_path)
         if self.radius:
             c.add_ca(self.radius_ca)
