@@ -225,16 +225,24 @@ def test_unit_capabilities_run_a_tenant_with_namespace_and_hook(procs, net, tmp_
                                capture_output=True, text=True, timeout=10)
             return "10.77.0.1/24" in r.stdout
         wait_for(addr, timeout=10, what="10.77.0.1/24 on ist-unit in the tenant namespace")
-        nft = subprocess.run(["ip", "netns", "exec", tenant_ns, "nft", "list", "table", "inet",
-                              "isthmus_unit_t"], capture_output=True, text=True, timeout=10)
-        assert nft.returncode == 0 and "ip saddr 10.77.0.0/24 masquerade" in nft.stdout, \
-            nft.stdout + nft.stderr
+        # The tenant's first "up" had no pools yet (no NAT); the policy change
+        # brings the device down and up again with the pool.
+        def nat():
+            r = subprocess.run(["ip", "netns", "exec", tenant_ns, "nft", "list", "table",
+                                "inet", "isthmus_unit_t"], capture_output=True, text=True,
+                               timeout=10)
+            return "ip saddr 10.77.0.0/24 masquerade" in r.stdout
+        wait_for(nat, timeout=10, what="the hook's NAT table in the tenant namespace")
         assert "not up" not in d.log() and "tenant hook" in d.log()
+        mark = d.log_size()
         api.must("DELETE", "/api/v1/tenants/unit-t", status=204)
-        d.wait_log(r"tenant hook \S+ down done", timeout=15)
-        nft = subprocess.run(["ip", "netns", "exec", tenant_ns, "nft", "list", "tables"],
-                             capture_output=True, text=True, timeout=10)
-        assert "isthmus_unit_t" not in nft.stdout, nft.stdout
+        d.wait_log(r"tenant hook \S+ down done", timeout=15, start=mark)
+
+        def no_nat():
+            r = subprocess.run(["ip", "netns", "exec", tenant_ns, "nft", "list", "tables"],
+                               capture_output=True, text=True, timeout=10)
+            return r.returncode == 0 and "isthmus_unit_t" not in r.stdout
+        wait_for(no_nat, timeout=10, what="the hook's NAT table gone after the tenant")
         d.stop()
     finally:
         if d.running():
