@@ -1,6 +1,7 @@
 /* Per-thread connections and statements: see conn.h. */
 #include "api/conn.h"
 
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static uint64_t fnv1a(const char *s)
 
 struct conn {
     sqlite3 *db;
+    struct json_tokener *tok;
     struct cached stmts[STMT_CACHE];
     unsigned next; /* round-robin eviction */
 };
@@ -45,6 +47,8 @@ static void conn_free(void *p)
         free(c->stmts[i].sql);
     }
     db_close(c->db);
+    if (c->tok)
+        json_tokener_free(c->tok);
     free(c);
 }
 
@@ -113,6 +117,18 @@ sqlite3_stmt *api_stmt(sqlite3 *db, const char *sql)
         }
     }
     return st;
+}
+
+struct json_tokener *api_tokener(void)
+{
+    struct conn *c = this_conn();
+    if (!c)
+        return NULL;
+    if (!c->tok)
+        c->tok = json_tokener_new();
+    if (c->tok)
+        json_tokener_reset(c->tok);
+    return c->tok;
 }
 
 void api_stmt_done(sqlite3_stmt *st)

@@ -17,4 +17,9 @@ sqlite3 *api_conn(const char *path);
 sqlite3_stmt *api_stmt(sqlite3 *db, const char *sql);
 void api_stmt_done(sqlite3_stmt *st); /* NULL accepted */
 
+/* This thread's JSON tokener, reset, for parsing stored JSON text (making a
+ * new one per value dominated list pages); freed with the thread. NULL on
+ * out of memory. */
+struct json_tokener *api_tokener(void);
+
 #endif

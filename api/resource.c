@@ -158,13 +158,8 @@ static json_object *split_list(const char *s, int len)
  * (json_tokener_parse makes a new one each time, which dominates a list). */
 static json_object *parse_cached(const char *s, int len)
 {
-    static _Thread_local struct json_tokener *tok;
-    if (!s)
-        return NULL;
-    if (!tok && !(tok = json_tokener_new()))
-        return NULL;
-    json_tokener_reset(tok);
-    return json_tokener_parse_ex(tok, s, len);
+    struct json_tokener *tok = s ? api_tokener() : NULL;
+    return tok ? json_tokener_parse_ex(tok, s, len) : NULL;
 }
 
 static void read_cols(const struct api_field *fields, sqlite3_stmt *st, int *idx, json_object *obj)
