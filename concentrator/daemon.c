@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,20 @@ struct daemon {
     struct esp_sadb *sadb;
     struct esp_io *esp;
     struct evl_async *esp_ike_wake; /* IKE datagrams from the ESP workers */
+    pthread_mutex_t ev_lock;        /* guards ev_ike */
+    struct ike_engine *ev_ike;      /* the engine while it takes data plane events */
 };
+
+/* Lifetime events of the SA database (from the workers) go to the engine
+ * while it lives. */
+static void esp_event_to_ike(void *arg, const struct esp_event *ev)
+{
+    struct daemon *d = arg;
+    pthread_mutex_lock(&d->ev_lock);
+    if (d->ev_ike)
+        ike_rekey_esp_event(d->ev_ike, ev);
+    pthread_mutex_unlock(&d->ev_lock);
+}
 
 /* ---- The ESP data plane (esp/esp_io.h): the workers own the NAT-T port and
  * hand IKE to this thread; tenants' TUN devices follow the snapshots. ---- */
@@ -262,7 +276,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
 {
     int rc = 1, lock_fd = -1;
     char err[512];
-    struct daemon d = {.cfg = cfg, .config_path = config_path};
+    struct daemon d = {
+        .cfg = cfg, .config_path = config_path, .ev_lock = PTHREAD_MUTEX_INITIALIZER};
     struct seal_key key;
     struct db_writer *writer = NULL;
     struct api_server *api = NULL;
@@ -298,7 +313,9 @@ int daemon_run(const struct config *cfg, const char *config_path)
     /* This thread is the SA database's writer (the IKE engine installs). */
     esp_rcu_register_writer();
     rcu_registered = true;
-    struct esp_sadb_config scfg = {.workers = esp_io_workers_resolve(cfg->esp_workers)};
+    struct esp_sadb_config scfg = {.workers = esp_io_workers_resolve(cfg->esp_workers),
+                                   .on_event = esp_event_to_ike,
+                                   .event_arg = &d};
     d.sadb = esp_sadb_new(&scfg);
     d.esp_ike_wake = evl_async_new(d.loop, on_esp_ike, &d);
     if (!d.sadb || !d.esp_ike_wake) {
@@ -323,6 +340,9 @@ int daemon_run(const struct config *cfg, const char *config_path)
         log_err("daemon", "%s", err);
         goto done;
     }
+    pthread_mutex_lock(&d.ev_lock);
+    d.ev_ike = d.ike;
+    pthread_mutex_unlock(&d.ev_lock);
     bench_inject_sessions(ike_engine_registry(d.ike), stats); /* benchmark builds only */
     d.esp = esp_start(&d, err, sizeof(err));
     if (!d.esp) {
@@ -366,6 +386,9 @@ done:
     api_metrics_stop(metrics);
     api_server_stop(api);
     snapshot_loader_stop(d.loader);
+    pthread_mutex_lock(&d.ev_lock);
+    d.ev_ike = NULL;
+    pthread_mutex_unlock(&d.ev_lock);
     ike_engine_free(d.ike); /* its Deletes still leave through the workers */
     d.ike = NULL;
     esp_io_stop(d.esp); /* tenant devices removed, down hooks run */

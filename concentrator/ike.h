@@ -73,6 +73,12 @@ void ike_engine_natt_input(struct ike_engine *e, uint8_t *buf, size_t len,
 /* The workers' sender for IKE messages on the NAT-T port. IKE thread. */
 void ike_engine_set_natt_sender(struct ike_engine *e, ike_net_natt_send_fn fn, void *arg);
 
+struct esp_event;
+/* The data plane's lifetime events (esp_sadb_config.on_event, arg = the
+ * engine; any thread, never blocks): a soft limit starts a CHILD_SA rekey,
+ * a hard one (or sequence numbers used up) ends the session. */
+void ike_rekey_esp_event(void *arg, const struct esp_event *ev);
+
 /* Ports actually bound (tests bind port 0). */
 uint16_t ike_engine_port(const struct ike_engine *e, bool natt);
 

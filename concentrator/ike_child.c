@@ -8,6 +8,7 @@
 
 #include "concentrator/ike_dh.h"
 #include "concentrator/ike_engine.h"
+#include "concentrator/ike_life.h"
 #include "concentrator/ike_names.h"
 #include "esp/esp.h"
 #include "esp/esp_sadb.h"
@@ -202,6 +203,7 @@ uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike
     p.esn = c.esn;
     p.tenant = sa->tenant_index;
     p.cookie = sa->spi_r;
+    ike_life_traffic(sa->policy, &p);
     endpoint_of(sa, &p.endpoint);
 
     /* Installed before the old one leaves (esp_sadb_rekey switches the
@@ -329,6 +331,7 @@ int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const stru
     p->protocol = ESP_PROTO_ESP;
     p->tenant = sa->tenant_index;
     p->cookie = sa->spi_r;
+    ike_life_traffic(sa->policy, p);
     endpoint_of(sa, &p->endpoint);
     if (db && esp_sadb_rekey(db, sa->child.spi_in, p, err, errlen) < 0)
         return -1;

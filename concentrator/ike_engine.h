@@ -373,8 +373,7 @@ void ike_child_remove_old(struct ikesa *sa);
 /* ---- ike_rekey.c: rekeys we start, lifetimes ---- */
 int ike_rekey_engine_init(struct ike_engine *e);
 void ike_rekey_engine_free(struct ike_engine *e);
-/* The data plane's event callback (esp_sadb_config.on_event; any thread). */
-void ike_rekey_esp_event(void *arg, const struct esp_event *ev);
+/* ike_rekey_esp_event (the data plane's event callback) is in ike.h. */
 /* Arms the soft/hard lifetime timers of an established SA (after IKE_AUTH,
  * a CHILD_SA rekey, an IKE_SA rekey). */
 void ike_rekey_arm(struct ikesa *sa);

@@ -112,7 +112,8 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
                                "SELECT id, name, dns_servers, search_domains, split_routes, "
                                "ike_proposals, esp_proposals, allow_weak_crypto, "
                                "sessions_per_user, idle_timeout, ike_lifetime, child_lifetime, "
-                               "acct_interim_interval "
+                               "acct_interim_interval, child_lifetime_bytes, "
+                               "child_lifetime_packets "
                                "FROM policies WHERE tenant_id = ? ORDER BY id",
                                t->id);
     if (!st)
@@ -165,6 +166,8 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
         p->ike_lifetime = (unsigned)sqlite3_column_int(st, 10);
         p->child_lifetime = (unsigned)sqlite3_column_int(st, 11);
         p->acct_interim_interval = (unsigned)sqlite3_column_int(st, 12);
+        p->child_lifetime_bytes = (uint64_t)sqlite3_column_int64(st, 13);
+        p->child_lifetime_packets = (uint64_t)sqlite3_column_int64(st, 14);
     }
     sqlite3_finalize(st);
 

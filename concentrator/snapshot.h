@@ -46,6 +46,7 @@ struct snap_policy {
     unsigned sessions_per_user; /* 0: unlimited */
     unsigned idle_timeout;      /* seconds; 0: none */
     unsigned ike_lifetime, child_lifetime;
+    uint64_t child_lifetime_bytes, child_lifetime_packets; /* per direction; 0: none */
     unsigned acct_interim_interval; /* seconds; 0: none (RADIUS may set one) */
 };
 
