@@ -125,7 +125,13 @@ static void totals(const struct ikesa *sa, struct reg_counters *c)
 static void send_acct(struct ikesa *sa, enum radius_acct_status status, unsigned cause)
 {
     struct ike_engine *e = sa->eng;
-    struct auth_job *job = auth_job_new(AUTH_JOB_ACCT, sa->tenant ? sa->tenant->id : "", 0);
+    /* Every tenant's accounting shares one fairness key: at most half the
+     * auth threads wait on accounting servers, whichever are dead, and
+     * logins always find the other half. The cookie says whose it is. */
+    struct stats_tenant *t =
+        e->deps.stats ? stats_tenant_get(e->deps.stats, sa->tenant ? sa->tenant->id : "") : NULL;
+    uint64_t slot = t ? (uint64_t)(t - e->deps.stats->tenants) + 1 : 0;
+    struct auth_job *job = auth_job_new(AUTH_JOB_ACCT, IKE_SESSION_ACCT_KEY, slot);
     if (!job)
         return;
     struct radius_acct_req *rq = &job->u.acct.req;
@@ -336,29 +342,31 @@ void ike_session_end(struct ikesa *sa, const char *why)
 
 /* ---- finished auth jobs ---- */
 
-static void radius_stats(struct ike_engine *e, const struct auth_job *job, const char *kind,
+static void radius_stats(struct ike_engine *e, const char *tenant, const char *kind,
                          const struct radius_server_stat *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        stats_radius(e->deps.stats, job->tenant, kind, s[i].addr, (int)s[i].outcome,
-                     s[i].latency_ms);
+        stats_radius(e->deps.stats, tenant, kind, s[i].addr, (int)s[i].outcome, s[i].latency_ms);
 }
 
 bool ike_session_auth_done(struct ike_engine *e, struct auth_job *job)
 {
     if (job->kind == AUTH_JOB_EAP) {
-        radius_stats(e, job, "auth", job->u.eap.res.stats, job->u.eap.res.nstats);
+        radius_stats(e, job->tenant, "auth", job->u.eap.res.stats, job->u.eap.res.nstats);
         return false;
     }
     if (job->kind != AUTH_JOB_ACCT)
         return false;
     const struct radius_acct_res *res = &job->u.acct.res;
-    radius_stats(e, job, "acct", res->stats, res->nstats);
-    struct stats_tenant *t = e->deps.stats ? stats_tenant_get(e->deps.stats, job->tenant) : NULL;
+    struct stats *st = e->deps.stats;
+    struct stats_tenant *t =
+        st && job->cookie && job->cookie <= STATS_TENANTS ? &st->tenants[job->cookie - 1] : NULL;
+    const char *tenant = t ? t->id : "";
+    radius_stats(e, tenant, "acct", res->stats, res->nstats);
     if (t)
         atomic_fetch_add(res->ok ? &t->acct_sent : &t->acct_failed, 1);
     if (!res->ok) {
-        struct log_ctx c = {job->tenant, job->u.acct.req.session_id, NULL};
+        struct log_ctx c = {tenant, job->u.acct.req.session_id, NULL};
         log_msg(LOG_LVL_WARN, "radius", &c, "accounting %s for '%s' was not acknowledged: %s",
                 radius_acct_status_name(job->u.acct.req.status), job->u.acct.req.user,
                 res->why[0] ? res->why : "no server answered");

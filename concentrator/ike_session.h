@@ -30,6 +30,9 @@ struct auth_job;
 struct evl_timer;
 
 #define IKE_SESSION_INTERIM_MIN 5 /* seconds; shorter intervals are raised to it */
+/* The auth-pool fairness key of every accounting record (no tenant id can
+ * start with "-"). */
+#define IKE_SESSION_ACCT_KEY "-accounting"
 
 /* Per-IKE SA state of this file (a member of struct ikesa). */
 struct ike_sess {
