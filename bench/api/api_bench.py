@@ -127,7 +127,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rate", type=int, default=1000, help="paced requests/s in total")
     ap.add_argument("--conns", type=int, default=10, help="wrk connections")
-    ap.add_argument("--threads", type=int, default=2, help="[api] threads of the daemon")
+    ap.add_argument("--threads", type=int, default=4,
+                    help="[api] threads of the daemon (its default is 4)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
     if not shutil.which("wrk"):
