@@ -36,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_SUPPORT := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(BUILD)/%.o)
 
-.PHONY: all test unit system system-asan asan fuzz run demo format lint bench clean deps
+.PHONY: all test unit system system-asan asan fuzz run demo format lint bench clean deps FORCE
 all: $(BUILD)/isthmusd
 
 $(BUILD)/%.o: %.c
@@ -163,3 +163,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+FORCE:
