@@ -231,6 +231,16 @@ static void daemon_wide(FILE *f, struct stats *st)
         label(f, names[i]);
         fprintf(f, "} %llu\n", (unsigned long long)drops[i]);
     }
+    uint64_t io[STATS_ESP_IO_COUNTERS];
+    const char *io_names[STATS_ESP_IO_COUNTERS];
+    size_t ni = stats_esp_io(st, io, io_names, STATS_ESP_IO_COUNTERS);
+    family(f, "isthmus_esp_io_packets_total", "counter",
+           "Datagrams and packets the ESP workers moved or dropped, by event.");
+    for (size_t i = 0; i < ni; i++) {
+        fputs("isthmus_esp_io_packets_total{event=", f);
+        label(f, io_names[i]);
+        fprintf(f, "} %llu\n", (unsigned long long)io[i]);
+    }
     struct stats_queues q;
     stats_queues(st, &q);
     family(f, "isthmus_queue_depth", "gauge", "Jobs waiting in a worker queue.");

@@ -350,6 +350,7 @@ int daemon_run(const struct config *cfg, const char *config_path)
         goto done;
     }
     ike_engine_set_natt_sender(d.ike, esp_natt_send, &d);
+    stats_attach_io(stats, d.esp);
     d.loader = snapshot_loader_start(cfg->database, &key, snapshot_to_ike, &d, err, sizeof(err));
     if (!d.loader) {
         log_err("daemon", "%s", err);

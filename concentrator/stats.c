@@ -10,6 +10,7 @@
 #include "auth/auth_pool.h"
 #include "db/writer.h"
 #include "esp/esp.h"
+#include "esp/esp_io.h"
 #include "esp/esp_sadb.h"
 
 const uint32_t stats_hs_bounds_ms[STATS_HS_BUCKETS] = {5,   10,   25,   50,   100,   250,
@@ -59,6 +60,27 @@ void stats_attach(struct stats *st, struct esp_sadb *sadb, struct auth_pool *aut
         atomic_store(&st->auth, auth);
     if (writer)
         atomic_store(&st->writer, writer);
+}
+
+void stats_attach_io(struct stats *st, struct esp_io *io)
+{
+    if (st)
+        atomic_store(&st->io, io);
+}
+
+size_t stats_esp_io(const struct stats *st, uint64_t *out, const char **names, size_t cap)
+{
+    struct esp_io *io = atomic_load(&st->io);
+    if (!io)
+        return 0;
+    uint64_t c[ESP_IO_COUNTER_COUNT];
+    esp_io_counters(io, c);
+    size_t n = 0;
+    for (size_t i = 0; i < ESP_IO_COUNTER_COUNT && n < cap; i++, n++) {
+        out[n] = c[i];
+        names[n] = esp_io_counter_name((enum esp_io_counter)i);
+    }
+    return n;
 }
 
 static uint32_t hash(const char *s)

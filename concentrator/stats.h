@@ -27,6 +27,7 @@
 struct esp_sadb;
 struct auth_pool;
 struct db_writer;
+struct esp_io;
 
 /* Why a login failed: the label value of auth failure metrics. */
 enum stats_fail {
@@ -92,6 +93,7 @@ struct stats {
     struct esp_sadb *_Atomic sadb;
     struct auth_pool *_Atomic auth;
     struct db_writer *_Atomic writer;
+    struct esp_io *_Atomic io;
 };
 
 struct stats *stats_new(void);
@@ -100,6 +102,9 @@ void stats_free(struct stats *st); /* NULL accepted */
 /* Set at start by whoever owns them (NULL: none). Any thread. */
 void stats_attach(struct stats *st, struct esp_sadb *sadb, struct auth_pool *auth,
                   struct db_writer *writer);
+
+/* The ESP workers' I/O counters (set once they run; NULL: none). */
+void stats_attach_io(struct stats *st, struct esp_io *io);
 
 /* ---- IKE thread ---- */
 /* The slot of a tenant, made on first use; NULL when the table is full. */
@@ -141,6 +146,11 @@ struct stats_queues {
     size_t writer_queued;
 };
 void stats_queues(const struct stats *st, struct stats_queues *q);
+
+#define STATS_ESP_IO_COUNTERS 32
+/* The ESP I/O layer's counters (esp_io_counter_name order); returns how
+ * many (0 when there is no data plane). */
+size_t stats_esp_io(const struct stats *st, uint64_t *out, const char **names, size_t cap);
 
 #define STATS_ESP_REASONS 32
 /* ESP drops by reason (esp_reason_name order); returns how many reasons

@@ -398,6 +398,8 @@ def test_metrics_parse_and_move_with_traffic(rig):
     ok, out = rig.topo.ping(rig.topo.client_ns(0), T.lan_host(1), count=5)
     assert ok, out
     m1 = metrics_no_token(rig)
+    assert value(m1, "isthmus_esp_io_packets_total", event="rx_esp") >= \
+        value(m0, "isthmus_esp_io_packets_total", event="rx_esp") + 5
     for d in ("in", "out"):
         a = value(m0, "isthmus_traffic_packets_total", tenant="t1", direction=d)
         b = value(m1, "isthmus_traffic_packets_total", tenant="t1", direction=d)
