@@ -71,7 +71,13 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
         return;
     }
     struct ikesa *sa = ikesa_find(e, h.spi_r);
-    if (!sa || sa->spi_i != h.spi_i) {
+    if (!sa || sa->spi_i != h.spi_i || sa->we_initiator) {
+        /* An IKE SA we rekeyed: our SPI is the initiator's. */
+        sa = ikesa_find(e, h.spi_i);
+        if (sa && (!sa->we_initiator || sa->spi_i != h.spi_r))
+            sa = NULL;
+    }
+    if (!sa) {
         rate_log(path, "dropped a message for an unknown IKE SA");
         return;
     }
@@ -101,9 +107,10 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
     follow_peer(sa, path);
     sa->last_rx = evl_now(e->loop);
     if (response) {
-        if (h.exchange == IKE_EXCH_CREATE_CHILD_SA)
-            ike_rekey_response(sa, &e->inner);
-        else if (!ike_rekey_info_response(sa, &e->inner))
+        if (h.exchange == IKE_EXCH_CREATE_CHILD_SA) {
+            if (!ike_ikerk_response(sa, &e->inner))
+                ike_rekey_response(sa, &e->inner);
+        } else if (!ike_rekey_info_response(sa, &e->inner))
             ike_info_response(sa, &e->inner);
         return;
     }

@@ -372,6 +372,7 @@ static void finish(struct ikesa *sa, uint32_t msg_id, struct ike_builder *b)
     if (sa->initial_contact)
         initial_contact(sa);
     ike_mobike_put_supported(sa, b);
+    ike_ikerk_put_auth_lifetime(sa, b);
     respond(sa, msg_id, b);
 }
 

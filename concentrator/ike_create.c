@@ -156,7 +156,13 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
         return;
     }
 
-    /* The session moves to the successor. */
+    ike_create_move_session(ns, sa);
+    sa->peer_next_id = msg_id + 1;
+    ike_send_response(sa, IKE_EXCH_CREATE_CHILD_SA, msg_id, inner, len, b.first);
+}
+
+void ike_create_move_session(struct ikesa *ns, struct ikesa *sa)
+{
     memcpy(ns->id, sa->id, sizeof(ns->id));
     ns->nat_peer = sa->nat_peer;
     ns->nat_local = sa->nat_local;
@@ -182,17 +188,16 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ns->vip6 = sa->vip6;
     ike_child_move(ns, sa);
     ike_rekey_free(sa); /* the successor watches the lifetimes */
+    ike_ikerk_move(ns, sa);
     ike_rekey_arm(ns);
     ns->child_base = sa->child_base;
     ns->sess = sa->sess; /* accounting and history go on with the session */
     ns->ike_rekeys = sa->ike_rekeys + 1;
     sa->has_vip4 = sa->has_vip6 = false;
     sa->moved = true;
-
-    sa->peer_next_id = msg_id + 1;
-    ike_send_response(sa, IKE_EXCH_CREATE_CHILD_SA, msg_id, inner, len, b.first);
     ikesa_log(ns, LOG_LVL_INFO, "IKE_SA rekeyed to %016llx_i %016llx_r with %s",
-              (unsigned long long)ns->spi_i, (unsigned long long)ns->spi_r, ns->alg_text);
+              (unsigned long long)(ns->we_initiator ? ns->spi_r : ns->spi_i),
+              (unsigned long long)(ns->we_initiator ? ns->spi_i : ns->spi_r), ns->alg_text);
     ikesa_publish(ns);
     ikesa_start_liveness(ns);
 }

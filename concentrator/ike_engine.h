@@ -186,6 +186,12 @@ struct ikesa {
     bool mobike;             /* MOBIKE_SUPPORTED sent by the client and answered */
     bool redirect_ok;        /* the client sent REDIRECT_SUPPORTED in IKE_SA_INIT */
     struct ike_rekey *rk;    /* our rekey timers and exchange in flight; NULL: none */
+    /* IKE_SA rekeys we start, reauthentication deadline (ike_rekey_ike.c). */
+    struct ike_ikerk *irk;
+    /* We are the original initiator (we rekeyed this IKE SA): spi_r stays
+     * our SPI and spi_i the peer's, but the header carries ours first and
+     * our messages the Initiator flag. */
+    bool we_initiator;
 };
 
 /* A pool of one tenant, kept across snapshots so that allocations survive
@@ -246,6 +252,9 @@ struct ike_engine {
 struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path);
 /* The successor of a rekeyed IKE SA: established, with new SPIs. */
 struct ikesa *ikesa_new_rekeyed(struct ikesa *old, uint64_t spi_i);
+/* The same with our SPI chosen beforehand (an IKE_SA rekey we started);
+ * NULL when it is taken or out of memory. */
+struct ikesa *ikesa_new_rekeyed_ours(struct ikesa *old, uint64_t spi_peer, uint64_t spi_ours);
 struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r);
 struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
                                    const struct sockaddr_storage *peer);
@@ -343,6 +352,24 @@ void ike_child_delete(struct ikesa *sa);
 
 /* ---- ike_create.c: CREATE_CHILD_SA ---- */
 void ike_create_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_id);
+/* A rekeyed IKE SA's session (tenant, identity, addresses, CHILD_SAs,
+ * accounting, lifetimes) moves to its keyed successor ns; old is left
+ * "moved", to be deleted. Publishes ns and starts its liveness checks. */
+void ike_create_move_session(struct ikesa *ns, struct ikesa *old);
+
+/* ---- ike_rekey_ike.c: IKE_SA rekeys we start, reauthentication ---- */
+/* Arms the IKE SA's soft lifetime (80-90 % of the policy's ike_lifetime)
+ * and the session's reauthentication deadline (policy reauth_interval);
+ * once per IKE SA. */
+void ike_ikerk_arm(struct ikesa *sa);
+/* The last IKE_AUTH answer: AUTH_LIFETIME (RFC 4478) when the policy asks
+ * for reauthentication. */
+void ike_ikerk_put_auth_lifetime(struct ikesa *sa, struct ike_builder *b);
+/* A CREATE_CHILD_SA response: true when it answered our IKE_SA rekey. */
+bool ike_ikerk_response(struct ikesa *sa, const struct ike_msg *in);
+/* The reauthentication deadline goes with the session to a successor. */
+void ike_ikerk_move(struct ikesa *to, struct ikesa *from);
+void ike_ikerk_free(struct ikesa *sa);
 
 /* ---- ike_mobike.c: RFC 4555 ---- */
 /* First IKE_AUTH request: notes MOBIKE_SUPPORTED. */

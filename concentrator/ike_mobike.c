@@ -38,8 +38,8 @@ static void natd(const struct ikesa *sa, const struct sockaddr_storage *ss,
 {
     uint8_t a[8], b[8];
     struct wr w1 = wr_init(a, 8), w2 = wr_init(b, 8);
-    wr_u64(&w1, sa->spi_i);
-    wr_u64(&w2, sa->spi_r);
+    wr_u64(&w1, sa->we_initiator ? sa->spi_r : sa->spi_i); /* header order */
+    wr_u64(&w2, sa->we_initiator ? sa->spi_i : sa->spi_r);
     ike_natd_hash(a, b, (const struct sockaddr *)ss, out);
 }
 

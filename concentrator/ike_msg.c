@@ -17,12 +17,13 @@
 static void write_hdr(struct wr *w, const struct ikesa *sa, uint8_t next, uint8_t exchange,
                       uint8_t flags, uint32_t msg_id)
 {
-    wr_u64(w, sa->spi_i);
-    wr_u64(w, sa->spi_r);
+    /* spi_r is ours; it comes first where we are the original initiator. */
+    wr_u64(w, sa->we_initiator ? sa->spi_r : sa->spi_i);
+    wr_u64(w, sa->we_initiator ? sa->spi_i : sa->spi_r);
     wr_u8(w, next);
     wr_u8(w, IKE_MAJOR_VERSION << 4 | IKE_MINOR_VERSION);
     wr_u8(w, exchange);
-    wr_u8(w, flags);
+    wr_u8(w, sa->we_initiator ? flags | IKE_FLAG_INITIATOR : flags);
     wr_u32(w, msg_id);
     wr_u32(w, 0); /* length: set by ike_sk_encrypt */
 }

@@ -204,6 +204,7 @@ static struct ike_rekey *rk_of(struct ikesa *sa)
 
 void ike_rekey_arm(struct ikesa *sa)
 {
+    ike_ikerk_arm(sa); /* the IKE SA's own lifetime, once */
     const struct snap_policy *pol = sa->policy;
     if (!pol || !pol->child_lifetime || !sa->child.spi_in)
         return;

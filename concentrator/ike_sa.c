@@ -81,16 +81,18 @@ void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)
 
 static void peer_count_add(struct ike_engine *e, const struct sockaddr_storage *peer, int d);
 
-static struct ikesa *sa_alloc(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
+/* spi_r 0: a random one. */
+static struct ikesa *sa_alloc(struct ike_engine *e, uint64_t spi_i, uint64_t spi_r,
+                              const struct ike_path *path)
 {
     struct ikesa *sa = calloc(1, sizeof(*sa));
     if (!sa)
         return NULL;
     sa->eng = e;
     sa->spi_i = spi_i;
-    do {
+    sa->spi_r = spi_r;
+    while (!sa->spi_r || ikesa_find(e, sa->spi_r))
         sa->spi_r = ike_random_spi();
-    } while (ikesa_find(e, sa->spi_r));
     snprintf(sa->id, sizeof(sa->id), "%016llx", (unsigned long long)sa->spi_r);
     sa->path = *path;
     sa->radius_hint = -1;
@@ -106,7 +108,7 @@ static struct ikesa *sa_alloc(struct ike_engine *e, uint64_t spi_i, const struct
 
 struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_path *path)
 {
-    struct ikesa *sa = sa_alloc(e, spi_i, path);
+    struct ikesa *sa = sa_alloc(e, spi_i, 0, path);
     if (!sa)
         return NULL;
     sa->state = IKESA_HALF_OPEN;
@@ -121,7 +123,18 @@ struct ikesa *ikesa_new(struct ike_engine *e, uint64_t spi_i, const struct ike_p
 
 struct ikesa *ikesa_new_rekeyed(struct ikesa *old, uint64_t spi_i)
 {
-    struct ikesa *sa = sa_alloc(old->eng, spi_i, &old->path);
+    struct ikesa *sa = sa_alloc(old->eng, spi_i, 0, &old->path);
+    if (!sa)
+        return NULL;
+    sa->state = IKESA_ESTABLISHED;
+    return sa;
+}
+
+struct ikesa *ikesa_new_rekeyed_ours(struct ikesa *old, uint64_t spi_peer, uint64_t spi_ours)
+{
+    if (!spi_ours || ikesa_find(old->eng, spi_ours))
+        return NULL;
+    struct ikesa *sa = sa_alloc(old->eng, spi_peer, spi_ours, &old->path);
     if (!sa)
         return NULL;
     sa->state = IKESA_ESTABLISHED;
@@ -402,6 +415,7 @@ void ikesa_destroy(struct ikesa *sa, const char *why)
         ike_session_end(sa, why);
         ike_cfg_release(sa);
     }
+    ike_ikerk_free(sa);
     evl_timer_free(sa->expire);
     evl_timer_free(sa->dpd);
     evl_timer_free(sa->retransmit);

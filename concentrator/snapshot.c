@@ -113,7 +113,7 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
                                "ike_proposals, esp_proposals, allow_weak_crypto, "
                                "sessions_per_user, idle_timeout, ike_lifetime, child_lifetime, "
                                "acct_interim_interval, child_lifetime_bytes, "
-                               "child_lifetime_packets "
+                               "child_lifetime_packets, reauth_interval "
                                "FROM policies WHERE tenant_id = ? ORDER BY id",
                                t->id);
     if (!st)
@@ -168,6 +168,7 @@ static void load_policies(struct loader *ld, struct snap_tenant *t)
         p->acct_interim_interval = (unsigned)sqlite3_column_int(st, 12);
         p->child_lifetime_bytes = (uint64_t)sqlite3_column_int64(st, 13);
         p->child_lifetime_packets = (uint64_t)sqlite3_column_int64(st, 14);
+        p->reauth_interval = (unsigned)sqlite3_column_int(st, 15);
     }
     sqlite3_finalize(st);
 

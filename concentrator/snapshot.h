@@ -48,6 +48,7 @@ struct snap_policy {
     unsigned ike_lifetime, child_lifetime;
     uint64_t child_lifetime_bytes, child_lifetime_packets; /* per direction; 0: none */
     unsigned acct_interim_interval; /* seconds; 0: none (RADIUS may set one) */
+    unsigned reauth_interval;       /* seconds; 0: never */
 };
 
 enum snap_auth { SNAP_AUTH_RADIUS, SNAP_AUTH_CERTIFICATE };
