@@ -12,6 +12,7 @@ PKGS=(
   libjson-c-dev libradcli-dev libinih-dev libcmocka-dev liburcu-dev
   # tests: python from Debian
   python3 python3-pytest python3-requests python3-yaml python3-jsonschema
+  python3-cryptography  # ESP packets sealed by tests/system/test_esp_traffic.py
   # real peers and network tools
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-extra-plugins strongswan-pki
