@@ -10,12 +10,14 @@
 #define TH_PSH    0x08
 #define TH_ACK    0x10
 #define PROTO_TCP 6
+#define PROTO_UDP 17
 
 /* One parsed segment; lengths checked against the packet. */
 struct seg {
     uint8_t *ip;
     size_t len, iphl, thl, plen;
     unsigned family;
+    uint8_t proto;
     uint32_t seq;
     uint8_t flags;
 };
@@ -23,22 +25,36 @@ struct seg {
 /* --- the Internet checksum ------------------------------------------------ */
 
 /* Adds n bytes as 16-bit words in memory order (RFC 1071: the sum does not
- * depend on byte order; the result is stored back in memory order). */
+ * depend on byte order; the result is stored back in memory order). Words
+ * are summed as 32-bit halves of 64-bit loads into a 64-bit total, which
+ * cannot overflow for any packet (2^32 loads would be needed), so the loop
+ * has no carry to propagate. */
 static uint64_t add_bytes(uint64_t acc, const uint8_t *p, size_t n)
 {
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    uint64_t a = 0, b = 0;
+    while (n >= 32) {
+        uint64_t v[4];
+        memcpy(v, p, sizeof(v));
+        a += (v[0] & 0xffffffffu) + (v[1] & 0xffffffffu) + (v[2] & 0xffffffffu) +
+             (v[3] & 0xffffffffu);
+        b += (v[0] >> 32) + (v[1] >> 32) + (v[2] >> 32) + (v[3] >> 32);
+        p += 32;
+        n -= 32;
+    }
     while (n >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
-        acc += v;
-        acc += acc < v; /* end-around carry */
+        a += v & 0xffffffffu;
+        b += v >> 32;
         p += 8;
         n -= 8;
     }
+    acc += a + b;
     if (n >= 4) {
         uint32_t v;
         memcpy(&v, p, 4);
         acc += v;
-        acc += acc < v;
         p += 4;
         n -= 4;
     }
@@ -46,7 +62,6 @@ static uint64_t add_bytes(uint64_t acc, const uint8_t *p, size_t n)
         uint16_t v;
         memcpy(&v, p, 2);
         acc += v;
-        acc += acc < v;
         p += 2;
         n -= 2;
     }
@@ -55,7 +70,6 @@ static uint64_t add_bytes(uint64_t acc, const uint8_t *p, size_t n)
         uint16_t v;
         memcpy(&v, last, 2);
         acc += v;
-        acc += acc < v;
     }
     return acc;
 }
@@ -96,6 +110,21 @@ static uint64_t pseudo(const uint8_t *ip, unsigned family, uint8_t proto, size_t
     return acc;
 }
 
+uint64_t esp_gro_csum_add(uint64_t acc, const uint8_t *p, size_t n)
+{
+    return add_bytes(acc, p, n);
+}
+
+uint16_t esp_gro_csum_fold(uint64_t acc)
+{
+    return fold(acc);
+}
+
+uint64_t esp_gro_csum_pseudo(const uint8_t *ip, unsigned family, uint8_t proto, size_t l4len)
+{
+    return pseudo(ip, family, proto, l4len);
+}
+
 uint16_t esp_gro_l4_csum(const uint8_t *pkt, size_t len, size_t l4, uint8_t proto)
 {
     struct rd r = rd_init(pkt, len);
@@ -118,7 +147,7 @@ uint16_t esp_gro_l4_csum(const uint8_t *pkt, size_t len, size_t l4, uint8_t prot
 
 /* --- segments ------------------------------------------------------------ */
 
-/* A TCP segment with data that GRO may merge, or false. */
+/* A TCP segment or UDP datagram with data that GRO may merge, or false. */
 static bool parse(uint8_t *pkt, size_t len, struct seg *s)
 {
     struct rd r = rd_init(pkt, len);
@@ -131,17 +160,17 @@ static bool parse(uint8_t *pkt, size_t len, struct seg *s)
         rd_skip(&r, 2);
         uint16_t frag = rd_u16(&r);
         rd_skip(&r, 1);
-        uint8_t proto = rd_u8(&r);
-        if (!rd_ok(&r) || total != len || (frag & 0xbfff) != 0 || proto != PROTO_TCP)
-            return false; /* fragments, reserved bit, not TCP */
+        s->proto = rd_u8(&r);
+        if (!rd_ok(&r) || total != len || (frag & 0xbfff) != 0)
+            return false; /* fragments, reserved bit */
         s->family = 4;
         s->iphl = 20;
     } else if (v >> 4 == 6) {
         rd_skip(&r, 3);
         uint16_t plen = rd_u16(&r);
-        uint8_t next = rd_u8(&r);
-        if (!rd_ok(&r) || (size_t)plen + 40 != len || next != PROTO_TCP)
-            return false; /* extension headers, jumbograms, not TCP */
+        s->proto = rd_u8(&r);
+        if (!rd_ok(&r) || (size_t)plen + 40 != len)
+            return false; /* jumbograms */
         s->family = 6;
         s->iphl = 40;
     } else {
@@ -149,7 +178,21 @@ static bool parse(uint8_t *pkt, size_t len, struct seg *s)
     }
     struct rd t = rd_init(pkt, len);
     rd_skip(&t, s->iphl);
-    rd_skip(&t, 4); /* ports */
+    if (s->proto == PROTO_UDP) {
+        rd_skip(&t, 4); /* ports */
+        uint16_t ulen = rd_u16(&t);
+        uint16_t csum = rd_u16(&t);
+        s->thl = 8;
+        s->flags = 0;
+        s->seq = 0;
+        if (!rd_ok(&t) || ulen != len - s->iphl || (csum == 0 && s->family == 4))
+            return false; /* an IPv4 datagram without a checksum stays alone */
+        s->plen = len - s->iphl - s->thl;
+        return s->plen > 0;
+    }
+    if (s->proto != PROTO_TCP)
+        return false; /* IPv6 extension headers, other protocols */
+    rd_skip(&t, 4);   /* ports */
     s->seq = rd_u32(&t);
     rd_skip(&t, 4); /* ACK number */
     uint8_t off = rd_u8(&t);
@@ -169,7 +212,7 @@ static bool parse(uint8_t *pkt, size_t len, struct seg *s)
  * lengths, checksums, sequence number and PSH. */
 static bool same_flow(const struct seg *a, const struct seg *b)
 {
-    if (a->family != b->family || a->thl != b->thl)
+    if (a->family != b->family || a->proto != b->proto || a->thl != b->thl)
         return false;
     const uint8_t *x = a->ip, *y = b->ip;
     if (a->family == 4) {
@@ -179,6 +222,8 @@ static bool same_flow(const struct seg *a, const struct seg *b)
         return false;
     }
     const uint8_t *ta = x + a->iphl, *tb = y + b->iphl;
+    if (a->proto == PROTO_UDP)
+        return memcmp(ta, tb, 4) == 0;                 /* ports */
     return memcmp(ta, tb, 4) == 0 &&                   /* ports */
            memcmp(ta + 8, tb + 8, 4) == 0 &&           /* ACK number */
            memcmp(ta + 14, tb + 14, 2) == 0 &&         /* window */
@@ -187,7 +232,7 @@ static bool same_flow(const struct seg *a, const struct seg *b)
 
 static bool csum_ok(const struct seg *s)
 {
-    return esp_gro_l4_csum(s->ip, s->len, s->iphl, PROTO_TCP) == 0;
+    return esp_gro_l4_csum(s->ip, s->len, s->iphl, s->proto) == 0;
 }
 
 /* Rewrites the head's headers for a GSO packet of `total` payload bytes. */
@@ -203,10 +248,16 @@ static void rewrite_head(const struct seg *h, size_t total, uint8_t last_flags)
     } else {
         wr_patch_u16(&w, 4, (uint16_t)l4len);
     }
-    size_t fl = h->iphl + 12; /* data offset and flags */
-    wr_patch_u16(&w, fl, (uint16_t)(h->ip[fl] << 8 | h->flags | (last_flags & TH_PSH)));
+    size_t csum_at = h->iphl + 16;
+    if (h->proto == PROTO_UDP) {
+        wr_patch_u16(&w, h->iphl + 4, (uint16_t)l4len);
+        csum_at = h->iphl + 6;
+    } else {
+        size_t fl = h->iphl + 12; /* data offset and flags */
+        wr_patch_u16(&w, fl, (uint16_t)(h->ip[fl] << 8 | h->flags | (last_flags & TH_PSH)));
+    }
     /* CHECKSUM_PARTIAL: the field holds the pseudo-header sum, not inverted. */
-    wr_patch_u16(&w, h->iphl + 16, ntohs(fold(pseudo(h->ip, h->family, PROTO_TCP, l4len))));
+    wr_patch_u16(&w, csum_at, ntohs(fold(pseudo(h->ip, h->family, h->proto, l4len))));
 }
 
 unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
@@ -219,6 +270,7 @@ unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
     struct seg head, prev, cur;
     if (n < 2 || !parse(pkts[0], lens[0], &head) || (head.flags & TH_PSH))
         return 1;
+    bool udp = head.proto == PROTO_UDP;
     size_t max_total = 65535 - (head.family == 4 ? head.iphl : 0) - head.thl;
     size_t total = head.plen;
     bool head_checked = false;
@@ -226,7 +278,7 @@ unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
     prev = head;
     while (k < n && k < ESP_GRO_MAX) {
         if (!parse(pkts[k], lens[k], &cur) || !same_flow(&head, &cur) ||
-            cur.seq != prev.seq + (uint32_t)prev.plen || cur.plen > head.plen ||
+            (!udp && cur.seq != prev.seq + (uint32_t)prev.plen) || cur.plen > head.plen ||
             total + cur.plen > max_total)
             break;
         if (!head_checked) {
@@ -246,11 +298,13 @@ unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
         return 1;
     rewrite_head(&head, total, prev.flags);
     hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    hdr->gso_type = head.family == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+    hdr->gso_type = udp                ? VIRTIO_NET_HDR_GSO_UDP_L4
+                    : head.family == 4 ? VIRTIO_NET_HDR_GSO_TCPV4
+                                       : VIRTIO_NET_HDR_GSO_TCPV6;
     hdr->hdr_len = (uint16_t)(head.iphl + head.thl);
     hdr->gso_size = (uint16_t)head.plen;
     hdr->csum_start = (uint16_t)head.iphl;
-    hdr->csum_offset = 16;
+    hdr->csum_offset = udp ? 6 : 16;
     *hlen = head.iphl + head.thl;
     return k;
 }

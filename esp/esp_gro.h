@@ -1,7 +1,7 @@
 /*
- * Receive offload for tenant TUN devices: decrypted TCP segments of one
- * flow that arrive in one batch are written to the TUN device as one GSO
- * packet (IFF_VNET_HDR, a virtio_net_hdr before the packet), so the
+ * Receive offload for tenant TUN devices: decrypted TCP segments (or UDP
+ * datagrams) of one flow that arrive in one batch are written to the TUN
+ * device as one GSO packet (IFF_VNET_HDR, a virtio_net_hdr before the packet), so the
  * tenant's kernel routes and delivers one large packet instead of many
  * (what GRO does for a NIC, and wireguard-go for its TUN device).
  *
@@ -33,6 +33,16 @@
  * and *hlen is the IP + TCP header length: the write is pkts[0] whole,
  * then each other packet from byte *hlen on. For a run of one, *hdr is all
  * zero, *hlen 0 and nothing is changed. */
+/* UDP datagrams merge the same way (a VIRTIO_NET_HDR_GSO_UDP_L4 packet,
+ * which the kernel splits again before a socket without UDP_GRO sees it):
+ * same addresses, ports, TOS/TTL (traffic class, flow label, hop limit),
+ * every payload the first one's size but a shorter last one, and a UDP
+ * checksum that verifies (an IPv4 datagram without a checksum is written
+ * alone, so it stays without one). */
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
 unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
                      struct virtio_net_hdr *hdr, size_t *hlen);
 
@@ -40,5 +50,14 @@ unsigned esp_gro_run(uint8_t *const pkts[], const size_t lens[], unsigned n,
  * or IPv6 pseudo-header: 0 when a received segment's checksum is right.
  * pkt is the IP packet, l4 the offset of the segment in it. */
 uint16_t esp_gro_l4_csum(const uint8_t *pkt, size_t len, size_t l4, uint8_t proto);
+
+/* Pieces of the Internet checksum for callers that build packets
+ * (esp_gso.c): a running sum of n bytes as 16-bit words in memory order,
+ * folded to 16 bits (memory order; ~ it for the field), and the IPv4 (ip
+ * 20 bytes) or IPv6 (ip 40 bytes) pseudo-header sum for an L4 segment of
+ * l4len bytes. */
+uint64_t esp_gro_csum_add(uint64_t acc, const uint8_t *p, size_t n);
+uint16_t esp_gro_csum_fold(uint64_t acc);
+uint64_t esp_gro_csum_pseudo(const uint8_t *ip, unsigned family, uint8_t proto, size_t l4len);
 
 #endif

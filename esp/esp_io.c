@@ -198,7 +198,7 @@ static void big_buffers(int fd)
 }
 
 static int open_sock(struct esp_io_sock *s, const char *text, int type, int proto, uint16_t *port,
-                     char *err, size_t errlen)
+                     bool offloads, char *err, size_t errlen)
 {
     s->fd = -1;
     int family = parse_listen(text, &s->bound);
@@ -225,7 +225,8 @@ static int open_sock(struct esp_io_sock *s, const char *text, int type, int prot
         /* Where the NIC (or veth) does GRO, one read returns several ESP
          * datagrams of one size from one peer (esp_worker.c splits them).
          * Older kernels refuse it: then one datagram per read. */
-        setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+        if (offloads)
+            setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
     }
     big_buffers(fd);
     struct sockaddr_storage ss;
@@ -271,8 +272,13 @@ static int worker_init(struct esp_io *io, struct esp_worker *w, unsigned id, cha
     if (epoll_add(w->epfd, w->stopfd, esp_io_ev(EV_STOP, 0)) < 0)
         goto fail_epoll;
     for (unsigned i = 0; i < io->cfg.n_listen; i++) {
-        if (open_sock(&w->socks[i], io->cfg.listen[i], SOCK_DGRAM, 0, &io->port, err, errlen) < 0)
+        if (open_sock(&w->socks[i], io->cfg.listen[i], SOCK_DGRAM, 0, &io->port,
+                      !io->cfg.no_offloads, err, errlen) < 0)
             return -1;
+        /* UDP GSO needs a kernel that knows UDP_SEGMENT (4.18): ask. */
+        int zero = 0;
+        if (setsockopt(w->socks[i].fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) < 0)
+            io->gso = false;
         w->n_socks++;
         if (epoll_add(w->epfd, w->socks[i].fd, esp_io_ev(EV_UDP, i)) < 0)
             goto fail_epoll;
@@ -302,7 +308,8 @@ static void open_raw(struct esp_io *io)
         char err[256];
         uint16_t none = 0;
         struct esp_io_sock *s = &io->raw[io->n_raw];
-        if (open_sock(s, io->cfg.listen[i], SOCK_RAW, ESP_PROTO_ESP, &none, err, sizeof(err)) < 0) {
+        if (open_sock(s, io->cfg.listen[i], SOCK_RAW, ESP_PROTO_ESP, &none, false, err,
+                      sizeof(err)) < 0) {
             log_warn("esp",
                      "no raw ESP on %s (clients without UDP encapsulation cannot "
                      "connect there): %s",
@@ -339,6 +346,10 @@ struct esp_io *esp_io_start(const struct esp_io_config *cfg, struct esp_sadb *db
     if (!io->cfg.log_interval_s)
         io->cfg.log_interval_s = 10;
     io->port = cfg->natt_port;
+    io->gso = !cfg->no_offloads;
+    io->linger_us = cfg->linger_us < 0    ? 0
+                    : cfg->linger_us == 0 ? ESP_IO_LINGER_US
+                                          : (unsigned)cfg->linger_us;
     pthread_mutex_init(&io->tun_lock, NULL);
     pthread_mutex_init(&io->ike_lock, NULL);
     pthread_mutex_init(&io->ctl_lock, NULL);

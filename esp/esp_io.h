@@ -52,6 +52,7 @@ struct esp_io;
 #define ESP_IO_MAX_TENANTS 4096 /* tenant indexes 1 .. ESP_IO_MAX_TENANTS-1 */
 #define ESP_IO_IKE_QUEUE   256  /* IKE datagrams waiting for the IKE thread */
 #define ESP_IO_DEFAULT_MTU 1400
+#define ESP_IO_LINGER_US   50 /* see esp_io_config.linger_us */
 #define ESP_IO_PATH_MAX    512
 #define ESP_TUN_MAX_NETS   16
 
@@ -78,7 +79,20 @@ struct esp_io_config {
     unsigned batch;                    /* packets per recvmmsg/sendmmsg; 0: ESP_IO_BATCH */
     char tenant_hook[ESP_IO_PATH_MAX]; /* empty: none */
     unsigned log_interval_s;           /* drop summaries; 0: 10 */
-    esp_io_wake_fn ike_wake;           /* NULL: IKE on the NAT-T port is dropped */
+    /* Offloads (on unless no_offloads): UDP GSO (UDP_SEGMENT) for ESP sends
+     * and UDP_GRO on the NAT-T sockets; TUN devices with IFF_VNET_HDR, TCP
+     * and UDP segments of a flow written as one GSO packet (esp_gro.h), and
+     * TUNSETOFFLOAD (checksum, TSO, USO) for reads, cut before ESP
+     * (esp_gso.h). no_offloads: one packet per datagram and per TUN read or
+     * write (benchmarks compare both). */
+    bool no_offloads;
+    /* Interrupt moderation: while traffic is steady (a wake-up within 1 ms
+     * of the last one), a worker that found less than a full batch waits
+     * this long before it looks again, so each wake-up carries more packets
+     * (fewer context switches, larger GSO writes). 0: ESP_IO_LINGER_US;
+     * negative: never wait. */
+    int linger_us;
+    esp_io_wake_fn ike_wake; /* NULL: IKE on the NAT-T port is dropped */
     void *ike_arg;
 };
 

@@ -41,13 +41,15 @@ struct esp_tun {
     struct esp_tun_spec spec;
     bool attached; /* test descriptors, not a TUN device */
     bool vnet;     /* IFF_VNET_HDR: a virtio_net_hdr before every packet */
+    bool offload;  /* TUNSETOFFLOAD: reads may be GSO or need a checksum */
     unsigned nq;
     int fds[]; /* queue i belongs to worker i */
 };
 
 union esp_io_ctl {
     char c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-    char rx[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))]; /* + UDP_GRO */
+    /* + UDP_GRO (received) or UDP_SEGMENT (sent) */
+    char rx[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
 };
 
@@ -70,6 +72,12 @@ struct esp_worker {
     struct sockaddr_storage names[ESP_IO_BATCH_MAX];
     union esp_io_ctl ctl[ESP_IO_BATCH_MAX];
     int out_fd[ESP_IO_BATCH_MAX];
+    bool out_udp[ESP_IO_BATCH_MAX]; /* from a NAT-T socket (UDP GSO possible) */
+
+    /* A send batch as messages: runs of msgs merged into one UDP GSO send. */
+    struct mmsghdr gmsgs[ESP_IO_BATCH_MAX];
+    union esp_io_ctl gctl[ESP_IO_BATCH_MAX];
+    unsigned gfirst[ESP_IO_BATCH_MAX], gcount[ESP_IO_BATCH_MAX];
 
     /* Decrypted packets of a receive batch, written to their TUN queues
      * (TCP segments merged, esp_gro.h) before the batch's buffers go back. */
@@ -95,6 +103,8 @@ struct esp_io {
     struct esp_sadb *db;
     unsigned nworkers;
     unsigned batch;
+    bool gso;           /* UDP_SEGMENT on the NAT-T sockets */
+    unsigned linger_us; /* 0: none */
     uint16_t port;
     struct esp_worker *w; /* nworkers of them */
     struct esp_io_sock raw[ESP_IO_MAX_LISTEN];

@@ -246,6 +246,23 @@ static bool same_spec(const struct esp_tun_spec *a, const struct esp_tun_spec *b
 
 /* --- the device ---------------------------------------------------------- */
 
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+/* TUNSETOFFLOAD (for the device, all queues): the tenant's kernel may hand
+ * the workers TCP (TSO) and UDP (USO, Linux 6.2) packets of up to 64 KiB
+ * and leave checksums to them; esp_gso.h cuts and completes them. Without
+ * USO, TSO and checksum alone; a refusal leaves plain packets. */
+static void set_offload(struct esp_tun *t, int fd)
+{
+    unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    if (ioctl(fd, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) == 0 ||
+        ioctl(fd, TUNSETOFFLOAD, base) == 0)
+        t->offload = true;
+}
+
 static int open_queues(struct esp_tun *t, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < t->nq; i++) {
@@ -260,8 +277,8 @@ static int open_queues(struct esp_tun *t, char *err, size_t errlen)
          * process (or tenant) already has. */
         /* IFF_VNET_HDR: lets the workers write merged TCP segments as one
          * GSO packet (esp_gro.h). */
-        ifr.ifr_flags =
-            IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR | (i == 0 ? IFF_TUN_EXCL : 0);
+        ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (t->vnet ? IFF_VNET_HDR : 0) |
+                        (i == 0 ? IFF_TUN_EXCL : 0);
         snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->spec.ifname);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
             snprintf(err, errlen, "cannot create TUN device %s: %s", t->spec.ifname,
@@ -270,6 +287,8 @@ static int open_queues(struct esp_tun *t, char *err, size_t errlen)
             return -1;
         }
         t->fds[i] = fd;
+        if (t->vnet && i == 0)
+            set_offload(t, fd);
     }
     return 0;
 }
@@ -460,7 +479,7 @@ int esp_tun_add(struct esp_io *io, const struct esp_tun_spec *spec, char *err, s
         goto done;
     }
     t->spec = *spec;
-    t->vnet = true;
+    t->vnet = !io->cfg.no_offloads;
     if (open_queues(t, err, errlen) < 0 || configure(spec, err, errlen) < 0)
         goto done;
     hook(io, spec, "up");

@@ -6,13 +6,17 @@
 
 #include <errno.h>
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "concentrator/wire.h"
 #include "esp/esp_gro.h"
+#include "esp/esp_gso.h"
 #include "esp/esp_sadb.h"
 
 #define EVENTS_MAX       64
@@ -250,29 +254,130 @@ static int rx_batch(struct esp_worker *w, const struct esp_io_sock *s, bool raw)
     return r;
 }
 
-/* Sends msgs[0..n) in runs of the same socket; drops what is refused. */
+/* What cannot be sent: counted as refused. */
+static void send_dropped(struct esp_worker *w, unsigned n)
+{
+    esp_io_count(w, ESP_IO_DROP_SEND, n);
+    for (unsigned d = 0; d < n; d++)
+        esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
+}
+
+/* Sends msgs[first..first+n) on fd, one datagram each; drops what is
+ * refused. */
+static void send_plain(struct esp_worker *w, int fd, unsigned first, unsigned n)
+{
+    unsigned k = first, end = first + n;
+    while (k < end) {
+        int s = sendmmsg(fd, &w->msgs[k], end - k, MSG_DONTWAIT);
+        if (s > 0) {
+            esp_io_count(w, ESP_IO_TX_PACKETS, (uint64_t)s);
+            k += (unsigned)s;
+            continue;
+        }
+        /* A full socket buffer refuses the rest; another error only the
+         * packet at k (e.g. an unreachable destination). */
+        unsigned dropped = errno == EAGAIN || errno == ENOBUFS ? end - k : 1;
+        send_dropped(w, dropped);
+        k += dropped;
+    }
+}
+
+#define GSO_MAX_SEGS  64    /* UDP_MAX_SEGMENTS of older kernels */
+#define GSO_MAX_BYTES 65000 /* UDP payload of one GSO send, under 64 KiB with headers */
+
+static bool same_target(const struct msghdr *a, const struct msghdr *b)
+{
+    return a->msg_namelen == b->msg_namelen &&
+           memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
+           a->msg_controllen == b->msg_controllen &&
+           (!a->msg_controllen || memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+}
+
+/* How many datagrams from msgs[i] on leave as one UDP GSO send: same
+ * socket, peer and source address, every one the first one's size but a
+ * shorter last one (the kernel cuts them at that size again). */
+static unsigned gso_run(struct esp_worker *w, unsigned i, unsigned n)
+{
+    if (!w->io->gso || !w->out_udp[i])
+        return 1;
+    const struct msghdr *a = &w->msgs[i].msg_hdr;
+    size_t seg = w->iov[i].iov_len, total = seg;
+    unsigned j = i + 1;
+    while (j < n && j - i < GSO_MAX_SEGS) {
+        size_t len = w->iov[j].iov_len;
+        if (w->out_fd[j] != w->out_fd[i] || len > seg || total + len > GSO_MAX_BYTES ||
+            !same_target(a, &w->msgs[j].msg_hdr))
+            break;
+        total += len;
+        j++;
+        if (len < seg)
+            break;
+    }
+    return j - i;
+}
+
+/* Message m: msgs[i..i+run) as one sendmsg with UDP_SEGMENT. */
+static void gso_msg(struct esp_worker *w, unsigned m, unsigned i, unsigned run)
+{
+    struct msghdr *g = &w->gmsgs[m].msg_hdr;
+    *g = w->msgs[i].msg_hdr;
+    w->gfirst[m] = i;
+    w->gcount[m] = run;
+    if (run == 1)
+        return;
+    g->msg_iov = &w->iov[i];
+    g->msg_iovlen = run;
+    union esp_io_ctl *c = &w->gctl[m];
+    size_t cl = g->msg_controllen;
+    if (cl)
+        memcpy(c->rx, g->msg_control, cl);
+    struct cmsghdr *cm = (struct cmsghdr *)(void *)(c->rx + cl);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t seg = (uint16_t)w->iov[i].iov_len;
+    memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+    g->msg_control = c->rx;
+    g->msg_controllen = cl + CMSG_SPACE(sizeof(uint16_t));
+}
+
+/* Sends msgs[0..n): runs to one peer as UDP GSO sends, runs of the same
+ * socket in one sendmmsg; drops what is refused. A GSO send the kernel
+ * refuses for another reason than a full buffer (a path MTU below the
+ * segment size, ...) goes again one datagram at a time. */
 static void flush(struct esp_worker *w, unsigned n)
 {
+    unsigned m = 0;
+    for (unsigned i = 0; i < n; m++) {
+        unsigned run = gso_run(w, i, n);
+        gso_msg(w, m, i, run);
+        i += run;
+    }
     unsigned i = 0;
-    while (i < n) {
+    while (i < m) {
+        int fd = w->out_fd[w->gfirst[i]];
         unsigned j = i;
-        while (j < n && w->out_fd[j] == w->out_fd[i])
+        while (j < m && w->out_fd[w->gfirst[j]] == fd)
             j++;
         unsigned k = i;
         while (k < j) {
-            int s = sendmmsg(w->out_fd[i], &w->msgs[k], j - k, MSG_DONTWAIT);
+            int s = sendmmsg(fd, &w->gmsgs[k], j - k, MSG_DONTWAIT);
             if (s > 0) {
-                esp_io_count(w, ESP_IO_TX_PACKETS, (uint64_t)s);
+                for (int d = 0; d < s; d++)
+                    esp_io_count(w, ESP_IO_TX_PACKETS, w->gcount[k + (unsigned)d]);
                 k += (unsigned)s;
                 continue;
             }
-            /* A full socket buffer refuses the rest; another error only
-             * the packet at k (e.g. an unreachable destination). */
-            unsigned dropped = errno == EAGAIN || errno == ENOBUFS ? j - k : 1;
-            esp_io_count(w, ESP_IO_DROP_SEND, dropped);
-            for (unsigned d = 0; d < dropped; d++)
-                esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
-            k += dropped;
+            if (errno == EAGAIN || errno == ENOBUFS) {
+                for (; k < j; k++)
+                    send_dropped(w, w->gcount[k]);
+                break;
+            }
+            if (w->gcount[k] > 1)
+                send_plain(w, fd, w->gfirst[k], w->gcount[k]);
+            else
+                send_dropped(w, 1);
+            k++;
         }
         i = j;
     }
@@ -303,11 +408,69 @@ static bool address(struct esp_worker *w, unsigned n, const struct esp_tx_info *
         ep->local.family == ep->remote.family ? esp_io_put_pktinfo(&w->ctl[n], &ep->local) : 0;
     mh->msg_control = mh->msg_controllen ? w->ctl[n].c : NULL;
     w->out_fd[n] = s->fd;
+    w->out_udp[n] = ep->udp_encap;
     return true;
 }
 
-/* One batch of inner packets from tenant's queue: encrypt and send.
- * Returns the packets read. */
+/* Sends and frees the n packets of a send batch; returns 0 (the new n). */
+static unsigned tx_flush(struct esp_worker *w, unsigned n)
+{
+    flush(w, n);
+    for (unsigned i = 0; i < n; i++)
+        esp_pool_put(w->pool, &w->bufs[i]);
+    return 0;
+}
+
+/* Encrypts inner packet b (ours now) into send slot n; returns the slots in
+ * use, flushed when full. */
+static unsigned tx_one(struct esp_worker *w, uint32_t tenant, const struct esp_buf *b, unsigned n)
+{
+    w->bufs[n] = *b;
+    struct esp_tx_info ti;
+    if (esp_sadb_encap(w->io->db, w->id, tenant, &w->bufs[n], &ti) != ESP_OK) {
+        esp_pool_put(w->pool, &w->bufs[n]);
+        return n; /* counted by the database */
+    }
+    if (!address(w, n, &ti)) {
+        send_dropped(w, 1);
+        esp_pool_put(w->pool, &w->bufs[n]);
+        return n;
+    }
+    n++;
+    return n == ESP_IO_BATCH_MAX ? tx_flush(w, n) : n;
+}
+
+/* A GSO packet read from the TUN (in rb, given back by the caller): each
+ * segment into a buffer of its own, then ESP. Returns the slots in use. */
+static unsigned tx_gso(struct esp_worker *w, uint32_t tenant, const struct virtio_net_hdr *h,
+                       const struct esp_buf *rb, unsigned n, uint64_t *pkts)
+{
+    struct esp_gso g;
+    if (esp_gso_parse(h, esp_buf_data(rb), rb->len, &g) < 0) {
+        malformed(w);
+        return n;
+    }
+    for (unsigned i = 0; i < g.nseg; i++) {
+        struct esp_buf sb;
+        if (!esp_pool_get(w->pool, &sb)) {
+            n = tx_flush(w, n);
+            if (!esp_pool_get(w->pool, &sb))
+                break; /* cannot happen: the pool holds two batches */
+        }
+        sb.len = esp_gso_segment(&g, i, esp_buf_data(&sb), ESP_POOL_DATA_MAX);
+        if (!sb.len) {
+            malformed(w);
+            esp_pool_put(w->pool, &sb);
+            break;
+        }
+        (*pkts)++;
+        n = tx_one(w, tenant, &sb, n);
+    }
+    return n;
+}
+
+/* One batch of reads from tenant's queue: encrypt and send. Returns the
+ * reads. */
 static int tx_batch(struct esp_worker *w, uint32_t tenant)
 {
     struct esp_tun *t = tun_of(w->io, tenant);
@@ -316,63 +479,63 @@ static int tx_batch(struct esp_worker *w, uint32_t tenant)
     int fd = t->fds[w->id % t->nq];
     unsigned n = 0;
     int got = 0;
+    uint64_t pkts = 0;
     for (unsigned i = 0; i < w->io->batch; i++) {
-        struct esp_buf *b = &w->bufs[n];
-        if (!esp_pool_get(w->pool, b))
+        struct esp_buf b;
+        if (!esp_pool_get(w->pool, &b))
             break;
         /* With IFF_VNET_HDR the header lands in the headroom, the packet
-         * where it always starts. No offloads are enabled on the device,
-         * so the kernel never hands over a GSO packet or a partial
-         * checksum; one would be dropped. */
+         * where it always starts. */
         size_t vh = t->vnet ? sizeof(struct virtio_net_hdr) : 0;
-        ssize_t r = read(fd, esp_buf_data(b) - vh, ESP_POOL_DATA_MAX + vh);
+        ssize_t r = read(fd, esp_buf_data(&b) - vh, ESP_POOL_DATA_MAX + vh);
         if (r <= (ssize_t)vh) {
-            esp_pool_put(w->pool, b);
+            esp_pool_put(w->pool, &b);
             if (r < 0)
                 break;
             continue; /* an empty packet: read on */
         }
         got++;
-        b->len = (size_t)r - vh;
-        if (vh) {
-            struct virtio_net_hdr h;
-            memcpy(&h, esp_buf_data(b) - vh, sizeof(h));
-            if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE || (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+        b.len = (size_t)r - vh;
+        struct virtio_net_hdr h;
+        memset(&h, 0, sizeof(h));
+        if (vh)
+            memcpy(&h, esp_buf_data(&b) - vh, sizeof(h));
+        if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+            /* Only sent when offered (TUNSETOFFLOAD). */
+            if (t->offload)
+                n = tx_gso(w, tenant, &h, &b, n, &pkts);
+            else
                 malformed(w);
-                esp_pool_put(w->pool, b);
-                continue;
-            }
-        }
-        struct esp_tx_info ti;
-        if (esp_sadb_encap(w->io->db, w->id, tenant, b, &ti) != ESP_OK) {
-            esp_pool_put(w->pool, b);
-            continue; /* counted by the database */
-        }
-        if (!address(w, n, &ti)) {
-            esp_io_count(w, ESP_IO_DROP_SEND, 1);
-            esp_sadb_count_drop(w->io->db, w->id, ESP_DROP_QUEUE_FULL);
-            esp_pool_put(w->pool, b);
+            esp_pool_put(w->pool, &b);
             continue;
         }
-        n++;
+        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+            (!t->offload || esp_gso_csum(&h, esp_buf_data(&b), b.len) < 0)) {
+            malformed(w);
+            esp_pool_put(w->pool, &b);
+            continue;
+        }
+        pkts++;
+        n = tx_one(w, tenant, &b, n);
     }
-    esp_io_count(w, ESP_IO_TUN_READ, (uint64_t)got);
-    flush(w, n);
-    for (unsigned i = 0; i < n; i++)
-        esp_pool_put(w->pool, &w->bufs[i]);
+    esp_io_count(w, ESP_IO_TUN_READ, pkts);
+    tx_flush(w, n);
     return got;
 }
 
-static void handle(struct esp_worker *w, uint64_t data, bool *stop)
+/* Works on one ready source, at most BATCHES_PER_WAKE batches; returns the
+ * reads done, and whether the source may have more. */
+static unsigned handle(struct esp_worker *w, uint64_t data, bool *stop, bool *more)
 {
     unsigned kind = (unsigned)(data >> 32);
     uint32_t idx = (uint32_t)data;
+    unsigned done = 0;
     for (int round = 0; round < BATCHES_PER_WAKE; round++) {
         int n = 0;
         switch (kind) {
         case EV_STOP:
             *stop = true;
-            return;
+            return done;
         case EV_UDP:
             if (idx < w->n_socks)
                 n = rx_batch(w, &w->socks[idx], false);
@@ -385,27 +548,63 @@ static void handle(struct esp_worker *w, uint64_t data, bool *stop)
             n = tx_batch(w, idx);
             break;
         default:
-            return;
+            return done;
         }
         /* Nothing read from the database before this is used after. */
         rcu_quiescent_state();
+        if (n > 0)
+            done += (unsigned)n;
         if (n < (int)w->io->batch)
-            return;
+            return done;
     }
+    *more = true;
+    return done;
 }
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define STEADY_US 1000 /* wake-ups closer than this: traffic is steady */
 
 void *esp_worker_main(void *arg)
 {
     struct esp_worker *w = arg;
     struct epoll_event ev[EVENTS_MAX];
     bool stop = false;
+    uint64_t last = 0;
+    /* Sleeps of linger_us end close to it (default slack is 50 us). */
+    if (w->io->linger_us)
+        prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    char name[16];
+    snprintf(name, sizeof(name), "esp-worker-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
     rcu_register_thread();
     while (!stop) {
         rcu_thread_offline();
         int n = epoll_wait(w->epfd, ev, EVENTS_MAX, -1);
         rcu_thread_online();
+        unsigned done = 0;
+        bool more = false;
         for (int i = 0; i < n && !stop; i++)
-            handle(w, ev[i].data.u64, &stop);
+            done += handle(w, ev[i].data.u64, &stop, &more);
+        if (!w->io->linger_us || done == 0 || more || stop)
+            continue;
+        /* Less than a batch: under steady traffic, let more arrive before
+         * the next look (interrupt moderation), instead of a wake-up per
+         * packet or two. An idle worker answers its first packet at once. */
+        uint64_t t = now_us();
+        bool steady = t - last < STEADY_US;
+        last = t;
+        if (steady) {
+            struct timespec ts = {0, (long)w->io->linger_us * 1000};
+            rcu_thread_offline();
+            nanosleep(&ts, NULL);
+            rcu_thread_online();
+        }
     }
     rcu_unregister_thread();
     return NULL;
