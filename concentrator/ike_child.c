@@ -316,8 +316,10 @@ void ike_child_update_endpoints(struct ikesa *sa)
                       pairs[i]->spi_in);
 }
 
-int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
-                           char *err, size_t errlen)
+/* replace: the current pair is a redundant one (a collision the client
+ * lost) and goes at once; the previous pair stays until deleted. */
+static int install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
+                        char *err, size_t errlen, bool replace)
 {
     struct esp_sadb *db = sa->eng->deps.sadb;
     struct ike_child nc;
@@ -342,13 +344,31 @@ int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const stru
     ike_choice_str(c, true, nc.alg_text, sizeof(nc.alg_text));
     nc.established_at = time(NULL);
     nc.rekeys = sa->child.rekeys + 1;
-    remove_pair(sa, &sa->child_old);
-    child_copy(&sa->child_old, &sa->child);
+    if (replace) {
+        ikesa_log(sa, LOG_LVL_DEBUG, "redundant CHILD_SA %08x/%08x removed", sa->child.spi_in,
+                  sa->child.spi_out);
+        remove_pair(sa, &sa->child);
+    } else {
+        remove_pair(sa, &sa->child_old);
+        child_copy(&sa->child_old, &sa->child);
+    }
     child_copy(&sa->child, &nc);
     ikesa_log(sa, LOG_LVL_INFO, "CHILD_SA %08x/%08x %s (rekeyed by us)", nc.spi_in, nc.spi_out,
               nc.alg_text);
     ike_rekey_arm(sa);
     return 0;
+}
+
+int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
+                           char *err, size_t errlen)
+{
+    return install_ours(sa, p, c, err, errlen, false);
+}
+
+int ike_child_install_ours_replacing(struct ikesa *sa, struct esp_sa_params *p,
+                                     const struct ike_choice *c, char *err, size_t errlen)
+{
+    return install_ours(sa, p, c, err, errlen, true);
 }
 
 void ike_child_remove_old(struct ikesa *sa)

@@ -394,6 +394,12 @@ void ike_child_update_endpoints(struct ikesa *sa);
  * before is removed). Returns 0, or -1 with err. */
 int ike_child_install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct ike_choice *c,
                            char *err, size_t errlen);
+/* The same when sa->child is the client's redundant pair of a rekey
+ * collision it lost: ours takes its routes and it is removed at once (the
+ * client never sends on it); sa->child_old, the pair both rekeyed, keeps
+ * decrypting until our Delete of it is answered. */
+int ike_child_install_ours_replacing(struct ikesa *sa, struct esp_sa_params *p,
+                                     const struct ike_choice *c, char *err, size_t errlen);
 /* Removes sa->child_old (its Delete was answered). */
 void ike_child_remove_old(struct ikesa *sa);
 

@@ -400,7 +400,7 @@ static bool answer_sa(const struct ike_rekey *rk, const struct ike_msg *in, uint
 }
 
 static bool install(struct ikesa *sa, struct ike_rekey *rk, const struct ike_msg *in,
-                    uint32_t peer_spi, const struct ike_data *nr)
+                    uint32_t peer_spi, const struct ike_data *nr, bool over_redundant)
 {
     uint8_t gir[IKE_DH_SECRET_MAX];
     size_t gir_len = 0;
@@ -438,7 +438,8 @@ static bool install(struct ikesa *sa, struct ike_rekey *rk, const struct ike_msg
     ike_child_keys_wipe(&keys);
     p.esn = c->esn;
     char err[160] = "";
-    int rc = ike_child_install_ours(sa, &p, c, err, sizeof(err));
+    int rc = over_redundant ? ike_child_install_ours_replacing(sa, &p, c, err, sizeof(err))
+                            : ike_child_install_ours(sa, &p, c, err, sizeof(err));
     esp_sa_params_wipe(&p);
     if (rc < 0)
         ikesa_log(sa, LOG_LVL_ERROR, "CHILD_SA rekey: the data plane refused it: %s", err);
@@ -502,28 +503,23 @@ void ike_rekey_response(struct ikesa *sa, const struct ike_msg *in)
         send_delete(sa, spi, false);
         return;
     }
-    if (collided) {
-        /* Ours stays: the client deletes its redundant pair; the old one
-         * is ours to delete and goes now, so that the client's redundant
-         * pair can take its place as the previous one. */
-        uint32_t old = sa->child_old.spi_in;
-        if (old == rk->old_spi_in)
-            ike_child_remove_old(sa);
+    /* Ours stays: the client's redundant pair (the current one here) is
+     * replaced by ours at once, as the client never sends on it and deletes
+     * it; the old pair keeps decrypting what the client sends until it
+     * learns of ours, and goes when our Delete of it is answered. */
+    bool over_redundant = collided && sa->child_old.spi_in == rk->old_spi_in;
+    if (collided)
         ikesa_log(sa, LOG_LVL_INFO, "CHILD_SA rekey collision: ours wins");
-    }
-    if (!install(sa, rk, in, peer_spi, &nr->u.nonce)) {
+    if (!install(sa, rk, in, peer_spi, &nr->u.nonce, over_redundant)) {
         reset_exchange(rk);
         return;
     }
     uint32_t old = rk->old_spi_in;
     reset_exchange(rk);
     ikesa_publish(sa);
-    /* The initiator of the surviving rekey deletes the old pair. */
-    if (collided) {
-        send_delete(sa, old, false);
-        return;
-    }
-    send_delete(sa, old, true);
+    /* The initiator of the surviving rekey deletes the old pair (removed
+     * here once the client answers). */
+    send_delete(sa, old, !collided || over_redundant);
 }
 
 bool ike_rekey_info_response(struct ikesa *sa, const struct ike_msg *in)

@@ -26,6 +26,10 @@ a LAN namespace g2lan<t> of its own (gw2_lan_ns(t)) where the host address
 10.t.0.10 sits on the loopback device: that isthmusd's tenant TUN placed
 there makes the address answer through its tunnels only.
 
+With relay=True a namespace rly on the same bridge has 198.51.100.4/24
+(RELAY_ADDR), for a userspace relay (lib/udprelay.py) that a client uses
+as its gateway address: see start_relay().
+
 Clients have no default route (only their /24); the gateway drops clear-text
 forwarding between wan0 and the LAN links (nft, isolate_wan=True), so a
 packet that reaches a LAN host went through a tunnel.
@@ -51,6 +55,7 @@ from .proc import Proc, run, wait_for
 GW_ADDR = "198.51.100.1"
 NAT_OUT_ADDR = "198.51.100.2"
 GW2_ADDR = "198.51.100.3"
+RELAY_ADDR = "198.51.100.4"
 NAT_IN_ADDR = "203.0.113.1"
 WAN_PREFIX = 24
 IPERF_PORT = 5201
@@ -96,7 +101,7 @@ class Topo:
 
     def __init__(self, workdir, clients=1, tenants=1, nat_clients=0,
                  prefix="sw", nat_random_ports=True, isolate_wan=True,
-                 second_gateway=False):
+                 second_gateway=False, relay=False):
         self.workdir = os.path.abspath(str(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         # pid and a counter keep parallel runs and several rigs apart
@@ -109,6 +114,8 @@ class Topo:
         self.second_gateway = second_gateway
         self.gw2 = None
         self.gw2_lans = {}
+        self.relay = relay
+        self.relay_ns = None
         self.net = Net(self.prefix)
         self.procs = []
         self.gw = None
@@ -185,6 +192,10 @@ class Topo:
                 _ip("-n", ns, "addr", "add", f"{lan_host(t)}/32", "dev", "lo")
                 self.net.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
                 self.gw2_lans[t] = ns
+        if self.relay:
+            self.relay_ns = net.ns("rly")
+            net.link(self.relay_ns, f"{RELAY_ADDR}/{WAN_PREFIX}", self.gw, None, "eth0", "wrly")
+            self._port(self.gw, "wrly", "wan0")
         if self.isolate_wan:
             # Only tunnelled traffic may reach a LAN: nothing is forwarded
             # between the outer side and a LAN link in clear text.
@@ -222,6 +233,18 @@ class Topo:
     def gw2_lan_ns(self, t=1):
         """Tenant t's LAN namespace behind the second gateway."""
         return self.gw2_lans[t]
+
+    def start_relay(self, delay, ports=(500, 4500), to=GW_ADDR):
+        """Starts lib/udprelay.py in the relay namespace: datagrams between
+        a client and `to` on the given ports, each delayed by `delay`
+        seconds. Returns its Proc (stopped at cleanup)."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udprelay.py")
+        p = Proc(["/usr/bin/python3", script, "--listen", RELAY_ADDR, "--to", to,
+                  "--ports", ",".join(str(x) for x in ports), "--delay", str(delay)],
+                 os.path.join(self.workdir, "udprelay.log"), netns=self.relay_ns)
+        self.procs.append(p)
+        p.wait_log(r"relay ready", timeout=10)
+        return p
 
     # -- traffic -------------------------------------------------------------
     def ping(self, ns, dst, count=3, interval=0.2, wait=2, src=None, size=None):

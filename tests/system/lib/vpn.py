@@ -37,6 +37,10 @@ at 198.51.100.3) is started next to the first; `tenant(t, gateway=2)`
 provisions tenant t there through its own API (same identity, realms and
 pool; TUN in topo's g2lan<t>), and clients trust both gateways' tenant CAs.
 
+With `relay=True` topo.py adds a namespace at 198.51.100.4 for
+`topo.start_relay(delay)` (lib/udprelay.py, datagrams delayed both ways);
+`add_eap(..., remote_addr=T.RELAY_ADDR)` sends a client through it.
+
 `wait_config()` returns once the IKE engine uses a configuration snapshot
 made after the last API change (see its docstring); call it before a client
 relies on what was just provisioned. `mark()` / `wait_log()` / `log_since()`
@@ -191,13 +195,13 @@ class Tenant:
 class Rig:
     def __init__(self, workdir, tenants=1, clients=1, nat_clients=0,
                  radius_users=None, isthmusd_config=None, prefix="ik",
-                 second_gateway=False):
+                 second_gateway=False, relay=False):
         self.workdir = os.path.abspath(str(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         self.n_tenants = tenants
         self.topo = T.Topo(os.path.join(self.workdir, "topo"), clients=clients,
                            tenants=tenants, nat_clients=nat_clients, prefix=prefix,
-                           second_gateway=second_gateway)
+                           second_gateway=second_gateway, relay=relay)
         self.radius_users = dict(DEFAULT_RADIUS_USERS if radius_users is None
                                  else radius_users)
         self.isthmusd_config = isthmusd_config or {}
@@ -469,13 +473,13 @@ class Rig:
         return c
 
     def add_eap(self, c, t, identity, password=None, conn="vpn", auth="eap-mschapv2",
-                remote_id=None, **kw):
+                remote_id=None, remote_addr=T.GW_ADDR, **kw):
         """A connection of client c to tenant t's gateway identity with EAP
         (password from the rig's RADIUS users unless given)."""
         if password is None:
             password = self.radius_users[identity]
         kw.setdefault("remote_ts", [T.tenant_net(t)])
-        return c.add_client(conn, remote_addr=T.GW_ADDR,
+        return c.add_client(conn, remote_addr=remote_addr,
                             remote_id=remote_id or T.tenant_fqdn(t), auth=auth,
                             identity=identity, secret=password, **kw)
 
