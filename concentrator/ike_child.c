@@ -202,7 +202,7 @@ uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike
     ike_child_keys_wipe(&keys);
     p.esn = c.esn;
     p.tenant = sa->tenant_index;
-    p.cookie = sa->spi_r;
+    p.cookie = ikesa_session_key(sa);
     ike_life_traffic(sa->policy, &p);
     endpoint_of(sa, &p.endpoint);
 
@@ -332,7 +332,7 @@ static int install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct 
     }
     p->protocol = ESP_PROTO_ESP;
     p->tenant = sa->tenant_index;
-    p->cookie = sa->spi_r;
+    p->cookie = ikesa_session_key(sa);
     ike_life_traffic(sa->policy, p);
     endpoint_of(sa, &p->endpoint);
     if (db && esp_sadb_rekey(db, sa->child.spi_in, p, err, errlen) < 0)

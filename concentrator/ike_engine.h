@@ -256,6 +256,11 @@ struct ikesa *ikesa_new_rekeyed(struct ikesa *old, uint64_t spi_i);
  * NULL when it is taken or out of memory. */
 struct ikesa *ikesa_new_rekeyed_ours(struct ikesa *old, uint64_t spi_peer, uint64_t spi_ours);
 struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r);
+/* A session's stable key (its first IKE SA's SPIr: sa->id as a number,
+ * kept across IKE SA rekeys): what the data plane's events carry. */
+uint64_t ikesa_session_key(const struct ikesa *sa);
+/* The IKE SA that carries the session now, or NULL. */
+struct ikesa *ikesa_find_session(struct ike_engine *e, uint64_t key);
 struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
                                    const struct sockaddr_storage *peer);
 /* Half-open IKE SAs from one address (for the per-address limit). */

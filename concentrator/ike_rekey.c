@@ -83,7 +83,7 @@ static void on_events(struct evl_async *a, void *arg)
         pthread_mutex_unlock(&q->lock);
         if (!have)
             break;
-        struct ikesa *sa = ikesa_find(q->eng, ev.cookie);
+        struct ikesa *sa = ikesa_find_session(q->eng, ev.cookie);
         if (!sa || sa->state != IKESA_ESTABLISHED || sa->moved)
             continue;
         if (ev.kind == ESP_EV_SOFT_LIFETIME && ev.spi_in == sa->child.spi_in) {

@@ -149,6 +149,25 @@ struct ikesa *ikesa_find(struct ike_engine *e, uint64_t spi_r)
     return NULL;
 }
 
+uint64_t ikesa_session_key(const struct ikesa *sa)
+{
+    return strtoull(sa->id, NULL, 16);
+}
+
+struct ikesa *ikesa_find_session(struct ike_engine *e, uint64_t key)
+{
+    struct ikesa *sa = ikesa_find(e, key);
+    if (sa && !sa->moved)
+        return sa;
+    /* Rekeyed: the successor has other SPIs but the same session id. Data
+     * plane events are rare (one per lifetime), so a walk is fine. */
+    for (size_t b = 0; b < IKE_SA_BUCKETS; b++)
+        for (sa = e->table[b]; sa; sa = sa->hnext)
+            if (!sa->moved && ikesa_session_key(sa) == key)
+                return sa;
+    return NULL;
+}
+
 struct ikesa *ikesa_find_half_open(struct ike_engine *e, uint64_t spi_i,
                                    const struct sockaddr_storage *peer)
 {
