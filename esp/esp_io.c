@@ -350,6 +350,8 @@ struct esp_io *esp_io_start(const struct esp_io_config *cfg, struct esp_sadb *db
     io->linger_us = cfg->linger_us < 0    ? 0
                     : cfg->linger_us == 0 ? ESP_IO_LINGER_US
                                           : (unsigned)cfg->linger_us;
+    if (io->linger_us > 100000)
+        io->linger_us = 100000; /* a tenth of a second at most */
     pthread_mutex_init(&io->tun_lock, NULL);
     pthread_mutex_init(&io->ike_lock, NULL);
     pthread_mutex_init(&io->ctl_lock, NULL);

@@ -52,7 +52,7 @@ struct esp_io;
 #define ESP_IO_MAX_TENANTS 4096 /* tenant indexes 1 .. ESP_IO_MAX_TENANTS-1 */
 #define ESP_IO_IKE_QUEUE   256  /* IKE datagrams waiting for the IKE thread */
 #define ESP_IO_DEFAULT_MTU 1400
-#define ESP_IO_LINGER_US   50 /* see esp_io_config.linger_us */
+#define ESP_IO_LINGER_US   500 /* see esp_io_config.linger_us */
 #define ESP_IO_PATH_MAX    512
 #define ESP_TUN_MAX_NETS   16
 
@@ -86,11 +86,12 @@ struct esp_io_config {
      * (esp_gso.h). no_offloads: one packet per datagram and per TUN read or
      * write (benchmarks compare both). */
     bool no_offloads;
-    /* Interrupt moderation: while traffic is steady (a wake-up within 1 ms
-     * of the last one), a worker that found less than a full batch waits
-     * this long before it looks again, so each wake-up carries more packets
-     * (fewer context switches, larger GSO writes). 0: ESP_IO_LINGER_US;
-     * negative: never wait. */
+    /* Interrupt moderation: a worker that found less than a full batch,
+     * while packets come fast enough that at least two more are due within
+     * this time, waits this long before it looks again, so each wake-up
+     * carries several packets (fewer context switches, larger GSO writes):
+     * at most this much latency added under load, none to sparse traffic.
+     * 0: ESP_IO_LINGER_US; negative: never wait. */
     int linger_us;
     esp_io_wake_fn ike_wake; /* NULL: IKE on the NAT-T port is dropped */
     void *ike_arg;
