@@ -404,8 +404,13 @@ static bool address(struct esp_worker *w, unsigned n, const struct esp_tx_info *
     w->iov[n].iov_len = w->bufs[n].len;
     mh->msg_iov = &w->iov[n];
     mh->msg_iovlen = 1;
-    mh->msg_controllen =
-        ep->local.family == ep->remote.family ? esp_io_put_pktinfo(&w->ctl[n], &ep->local) : 0;
+    /* The source address rides in IP_PKTINFO, unless the socket is bound
+     * to it anyway (no control message for the kernel to parse). */
+    size_t alen = family == AF_INET ? 4 : 16;
+    bool bound_to_it = !s->wildcard && memcmp(s->bound.bytes, ep->local.bytes, alen) == 0;
+    mh->msg_controllen = ep->local.family == ep->remote.family && !bound_to_it
+                             ? esp_io_put_pktinfo(&w->ctl[n], &ep->local)
+                             : 0;
     mh->msg_control = mh->msg_controllen ? w->ctl[n].c : NULL;
     w->out_fd[n] = s->fd;
     w->out_udp[n] = ep->udp_encap;
