@@ -266,10 +266,14 @@ def session(rig, sid):
 
 def iperf_udp(rig, reverse=False, seconds=3):
     rep = rig.topo.iperf(rig.topo.client_ns(0), T.lan_host(1), seconds=seconds, udp=True,
-                         length=UDP_LEN, bitrate="20M", reverse=reverse)
+                         length=UDP_LEN, bitrate="8M", reverse=reverse)
     s = rep["end"]["sum"]
     n = s["packets"] - s.get("lost_packets", 0)
-    assert n > 1000 * seconds, rep["end"]  # 20 Mbit/s of 1228-byte packets: ~2000/s
+    # 8 Mbit/s of 1228-byte packets: ~800/s. A rate the gateway carries
+    # without loss even as a sanitizer build on a busy machine: the counters
+    # are compared with what arrived, so a drop behind the gateway (its TUN
+    # queue, the receiver's socket) would count against them.
+    assert n > 400 * seconds, rep["end"]
     return n
 
 
