@@ -234,7 +234,7 @@ static int open_sock(struct esp_io_sock *s, const char *text, int type, int prot
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
         snprintf(err, errlen, "cannot bind %s to %s port %u: %s",
                  type == SOCK_DGRAM ? "the NAT-T port" : "raw ESP", text,
-                 type == SOCK_DGRAM ? *port : 0, strerror(errno));
+                 (unsigned)(type == SOCK_DGRAM ? *port : 0), strerror(errno));
         close(fd);
         return -1;
     }

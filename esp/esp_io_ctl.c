@@ -144,7 +144,7 @@ static bool io_is_drop(int c)
 
 static void summarise(struct esp_io *io, struct totals *last)
 {
-    struct totals now;
+    struct totals now = {0};
     esp_sadb_drops(io->db, now.sadb);
     esp_io_counters(io, now.io);
     for (int r = 1; r < ESP_REASON_COUNT; r++) {
