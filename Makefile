@@ -79,9 +79,11 @@ system: $(BUILD)/isthmusd
 	ISTHMUS_BIN=$${ISTHMUS_BIN:-$(abspath $(BUILD))/isthmusd} \
 	  $(PYTEST) -q -ra -p no:cacheprovider tests/system
 
-# Everything, as CI runs it: dependencies (quick when present), the build,
-# unit tests, unit tests under sanitizers, bounded fuzzing, system tests.
+# Everything, as CI runs it: dependencies (quick when present), format and
+# static checks, the build, unit tests, unit tests under sanitizers, bounded
+# fuzzing, system tests, system tests against a sanitizer build.
 test: deps
+	$(MAKE) lint
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) asan
