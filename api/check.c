@@ -1,6 +1,8 @@
 /* Value checks: see check.h. */
 #include "api/check.h"
 
+#include "concentrator/ike_proposal.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -198,99 +200,34 @@ const char *api_check_email(const char *s)
     return NULL;
 }
 
-/* Algorithm names in proposals (strongSwan's notation). */
-enum alg_kind { ALG_ENCR, ALG_AEAD, ALG_INTEG, ALG_PRF, ALG_DH, ALG_ESN };
-struct alg {
-    const char *name;
-    enum alg_kind kind;
-    bool weak;
-};
-static const struct alg algs[] = {
-    {"aes128", ALG_ENCR, false},      {"aes192", ALG_ENCR, false},
-    {"aes256", ALG_ENCR, false},      {"aes128ctr", ALG_ENCR, false},
-    {"aes256ctr", ALG_ENCR, false},   {"3des", ALG_ENCR, true},
-    {"aes128gcm16", ALG_AEAD, false}, {"aes192gcm16", ALG_AEAD, false},
-    {"aes256gcm16", ALG_AEAD, false}, {"aes128gcm12", ALG_AEAD, false},
-    {"aes256gcm12", ALG_AEAD, false}, {"chacha20poly1305", ALG_AEAD, false},
-    {"sha256", ALG_INTEG, false},     {"sha384", ALG_INTEG, false},
-    {"sha512", ALG_INTEG, false},     {"sha1", ALG_INTEG, true},
-    {"md5", ALG_INTEG, true},         {"prfsha256", ALG_PRF, false},
-    {"prfsha384", ALG_PRF, false},    {"prfsha512", ALG_PRF, false},
-    {"prfsha1", ALG_PRF, true},       {"prfmd5", ALG_PRF, true},
-    {"modp2048", ALG_DH, false},      {"modp3072", ALG_DH, false},
-    {"modp4096", ALG_DH, false},      {"modp6144", ALG_DH, false},
-    {"modp8192", ALG_DH, false},      {"ecp256", ALG_DH, false},
-    {"ecp384", ALG_DH, false},        {"ecp521", ALG_DH, false},
-    {"curve25519", ALG_DH, false},    {"x25519", ALG_DH, false},
-    {"curve448", ALG_DH, false},      {"modp1024", ALG_DH, true},
-    {"modp1536", ALG_DH, true},       {"modp768", ALG_DH, true},
-    {"esn", ALG_ESN, false},          {"noesn", ALG_ESN, false},
-};
+/* Proposals are checked by the very parser the IKE engine uses
+ * (concentrator/ike_proposal.h), so the API accepts exactly what the gateway
+ * can negotiate. Weak algorithms pass here; the policy handler refuses them
+ * unless allow_weak_crypto is set. */
+static _Thread_local char proposal_why[256];
 
-static const struct alg *alg_find(const char *name, size_t len)
+static const char *proposal_problem(const char *s, bool esp)
 {
-    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-        if (strlen(algs[i].name) == len && !memcmp(algs[i].name, name, len))
-            return &algs[i];
-    return NULL;
-}
-
-/* Walks the '-'-separated names; counts each kind; false on an unknown name. */
-static bool scan(const char *s, unsigned counts[6], bool *weak)
-{
-    memset(counts, 0, 6 * sizeof(unsigned));
-    *weak = false;
-    const char *p = s;
-    while (*p) {
-        const char *e = strchr(p, '-');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        const struct alg *a = alg_find(p, len);
-        if (!a)
-            return false;
-        counts[a->kind]++;
-        *weak = *weak || a->weak;
-        p += len;
-        if (*p == '-') {
-            p++;
-            if (!*p)
-                return false;
-        }
-    }
-    return true;
+    struct ike_prop p;
+    char err[200];
+    if (ike_proposal_parse(s, esp, true, &p, err, sizeof(err)) == 0)
+        return NULL;
+    snprintf(proposal_why, sizeof(proposal_why), "is not a usable %s proposal: %s",
+             esp ? "ESP" : "IKE", err);
+    return proposal_why;
 }
 
 const char *api_check_ike_proposal(const char *s)
 {
-    unsigned c[6];
-    bool weak;
-    if (!*s || !scan(s, c, &weak) || c[ALG_ESN])
-        return "is not an IKE proposal (names such as aes256gcm16-prfsha384-ecp384)";
-    if (c[ALG_ENCR] + c[ALG_AEAD] == 0 || c[ALG_DH] == 0)
-        return "needs an encryption algorithm and a Diffie-Hellman group";
-    if (c[ALG_ENCR] && !c[ALG_INTEG])
-        return "needs an integrity algorithm with a non-AEAD cipher";
-    if (c[ALG_AEAD] && !c[ALG_PRF])
-        return "needs a PRF with an AEAD cipher";
-    return NULL;
+    return proposal_problem(s, false);
 }
 
 const char *api_check_esp_proposal(const char *s)
 {
-    unsigned c[6];
-    bool weak;
-    if (!*s || !scan(s, c, &weak) || c[ALG_PRF])
-        return "is not an ESP proposal (names such as aes256gcm16-ecp384)";
-    if (c[ALG_ENCR] + c[ALG_AEAD] == 0)
-        return "needs an encryption algorithm";
-    if (c[ALG_ENCR] && !c[ALG_INTEG])
-        return "needs an integrity algorithm with a non-AEAD cipher";
-    return NULL;
+    return proposal_problem(s, true);
 }
 
 bool api_proposal_is_weak(const char *s)
 {
-    unsigned c[6];
-    bool weak = false;
-    scan(s, c, &weak);
-    return weak;
+    return ike_proposal_is_weak(s);
 }

@@ -59,7 +59,7 @@ static const struct api_field policy_fields[] = {
      .min = 0,
      .max = 32,
      .column = "esp_proposals",
-     .def = "[\"aes256gcm16\",\"aes128gcm16\",\"aes256-sha256\"]",
+     .def = "[\"aes256gcm16\",\"aes128gcm16\",\"chacha20poly1305\",\"aes256-sha256\"]",
      .check = api_check_esp_proposal},
     {.name = "allow_weak_crypto", .type = AT_BOOL, .column = "allow_weak_crypto", .def = "false"},
     {.name = "sessions_per_user",

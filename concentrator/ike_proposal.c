@@ -195,6 +195,22 @@ int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_prop
     return 0;
 }
 
+bool ike_proposal_is_weak(const char *s)
+{
+    static const char *const weak[] = {"3des",   "sha1",    "md5",      "prfsha1",
+                                       "prfmd5", "modp768", "modp1024", "modp1536"};
+    const char *p = s;
+    while (p && *p) {
+        const char *dash = strchr(p, '-');
+        size_t len = dash ? (size_t)(dash - p) : strlen(p);
+        for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++)
+            if (strlen(weak[i]) == len && strncmp(weak[i], p, len) == 0)
+                return true;
+        p = dash ? dash + 1 : NULL;
+    }
+    return false;
+}
+
 static const char *const ike_defaults[] = {
     "aes256gcm16-aes128gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-x25519-ecp256-"
     "ecp384-ecp521-modp3072-modp2048",

@@ -50,6 +50,10 @@ struct ike_prop_set {
 int ike_proposal_parse(const char *s, bool esp, bool allow_weak, struct ike_prop *out, char *err,
                        size_t errlen);
 
+/* True if the proposal string names a weak algorithm (3des, sha1, md5,
+ * modp1024, ...), whether or not it parses. */
+bool ike_proposal_is_weak(const char *s);
+
 /* Parses a list of strings into a set; an empty list gives the safe
  * default set. */
 int ike_proposal_set_parse(char *const *list, size_t n, bool esp, bool allow_weak,
