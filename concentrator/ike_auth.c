@@ -443,19 +443,7 @@ static int submit_radius(struct ikesa *sa, const uint8_t *eap, size_t eap_len, c
         snprintf(why, whylen, "the tenant has no usable RADIUS server");
         return -1;
     }
-    snprintf(rq->nas.identifier, sizeof(rq->nas.identifier), "isthmus");
-    snprintf(rq->nas.called_station, sizeof(rq->nas.called_station), "%s",
-             t->n_gateway_ids ? t->gateway_ids[0] : "isthmus");
-    char peer[80];
-    ike_addr_str(&sa->path.peer, peer, sizeof(peer));
-    snprintf(rq->nas.calling_station, sizeof(rq->nas.calling_station), "%s", peer);
-    if (sa->path.local.ss_family == AF_INET) {
-        rq->nas.has_ip4 = true;
-        memcpy(rq->nas.ip4, &((const struct sockaddr_in *)&sa->path.local)->sin_addr, 4);
-    } else if (sa->path.local.ss_family == AF_INET6) {
-        rq->nas.has_ip6 = true;
-        memcpy(rq->nas.ip6, &((const struct sockaddr_in6 *)&sa->path.local)->sin6_addr, 16);
-    }
+    ikesa_radius_nas(sa, &rq->nas);
     snprintf(rq->user, sizeof(rq->user), "%s", sa->eap_identity);
     if (eap_len > sizeof(rq->eap)) {
         auth_job_free(job);

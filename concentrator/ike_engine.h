@@ -277,6 +277,10 @@ void ikesa_terminate(struct ikesa *sa, const char *why);
 void ikesa_start_liveness(struct ikesa *sa);
 /* Publishes the SA in the session registry (after a change). */
 void ikesa_publish(struct ikesa *sa);
+struct radius_nas;
+/* The NAS attributes of RADIUS requests about this SA: our identity and
+ * address, the gateway identity it asked for, the client's address. */
+void ikesa_radius_nas(const struct ikesa *sa, struct radius_nas *nas);
 /* Log context of an SA. */
 struct log_ctx ikesa_log_ctx(const struct ikesa *sa);
 void ikesa_log(const struct ikesa *sa, enum log_level lvl, const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/radius_pkt.h"
 #include "concentrator/config.h"
 #include "concentrator/event.h"
 #include "concentrator/ike_crypto.h"
@@ -57,6 +58,24 @@ static uint64_t peer_hash(const struct sockaddr_storage *ss)
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 1099511628211ULL;
     return h;
+}
+
+void ikesa_radius_nas(const struct ikesa *sa, struct radius_nas *nas)
+{
+    const struct snap_tenant *t = sa->tenant;
+    snprintf(nas->identifier, sizeof(nas->identifier), "isthmus");
+    snprintf(nas->called_station, sizeof(nas->called_station), "%s",
+             t && t->n_gateway_ids ? t->gateway_ids[0] : "isthmus");
+    char peer[80];
+    ike_addr_str(&sa->path.peer, peer, sizeof(peer));
+    snprintf(nas->calling_station, sizeof(nas->calling_station), "%s", peer);
+    if (sa->path.local.ss_family == AF_INET) {
+        nas->has_ip4 = true;
+        memcpy(nas->ip4, &((const struct sockaddr_in *)&sa->path.local)->sin_addr, 4);
+    } else if (sa->path.local.ss_family == AF_INET6) {
+        nas->has_ip6 = true;
+        memcpy(nas->ip6, &((const struct sockaddr_in6 *)&sa->path.local)->sin6_addr, 16);
+    }
 }
 
 struct log_ctx ikesa_log_ctx(const struct ikesa *sa)

@@ -89,19 +89,7 @@ static bool fill_servers(const struct ikesa *sa, struct radius_acct_req *rq)
     ike_tenant_radius(t, &rq->servers);
     if (!rq->servers.n)
         return false;
-    snprintf(rq->nas.identifier, sizeof(rq->nas.identifier), "isthmus");
-    snprintf(rq->nas.called_station, sizeof(rq->nas.called_station), "%s",
-             t->n_gateway_ids ? t->gateway_ids[0] : "isthmus");
-    char peer[80];
-    ike_addr_str(&sa->path.peer, peer, sizeof(peer));
-    snprintf(rq->nas.calling_station, sizeof(rq->nas.calling_station), "%s", peer);
-    if (sa->path.local.ss_family == AF_INET) {
-        rq->nas.has_ip4 = true;
-        memcpy(rq->nas.ip4, &((const struct sockaddr_in *)&sa->path.local)->sin_addr, 4);
-    } else if (sa->path.local.ss_family == AF_INET6) {
-        rq->nas.has_ip6 = true;
-        memcpy(rq->nas.ip6, &((const struct sockaddr_in6 *)&sa->path.local)->sin6_addr, 16);
-    }
+    ikesa_radius_nas(sa, &rq->nas);
     return true;
 }
 
