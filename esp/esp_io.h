@@ -48,7 +48,7 @@ struct esp_io;
 
 #define ESP_IO_MAX_LISTEN  8
 #define ESP_IO_MAX_WORKERS 64
-#define ESP_IO_BATCH       32
+#define ESP_IO_BATCH       64
 #define ESP_IO_MAX_TENANTS 4096 /* tenant indexes 1 .. ESP_IO_MAX_TENANTS-1 */
 #define ESP_IO_IKE_QUEUE   256  /* IKE datagrams waiting for the IKE thread */
 #define ESP_IO_DEFAULT_MTU 1400
