@@ -4,6 +4,7 @@
 #include "concentrator/ike_session.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,15 @@ static bool fill_servers(const struct ikesa *sa, struct radius_acct_req *rq)
     if (!t)
         return false;
     ike_tenant_radius(t, &rq->servers);
+    /* A server with acct_port 0 takes no accounting (the API's meaning of
+     * 0; the RADIUS client would otherwise use 1813). */
+    size_t kept = 0;
+    for (size_t i = 0; i < rq->servers.n; i++)
+        if (rq->servers.s[i].acct_port)
+            rq->servers.s[kept++] = rq->servers.s[i];
+    for (size_t i = kept; i < rq->servers.n; i++)
+        OPENSSL_cleanse(&rq->servers.s[i], sizeof(rq->servers.s[i]));
+    rq->servers.n = kept;
     if (!rq->servers.n)
         return false;
     ikesa_radius_nas(sa, &rq->nas);

@@ -8,6 +8,7 @@ at what the user sees (charon's SA, virtual IP, resolv.conf) and what the
 operator sees (the gateway's log)."""
 import ipaddress
 import re
+import time
 
 import pytest
 
@@ -64,6 +65,12 @@ def test_mschapv2_client_gets_first_address_dns_and_installed_sa(rig):
     assert re.search(r"vpn: #\d+, ESTABLISHED, IKEv2", listing), listing
     assert re.search(r"net: #\d+, reqid \d+, INSTALLED, TUNNEL-in-UDP, ESP:", listing), listing
     assert "10.1.128.2/32" in listing
+
+    # The tenant's RADIUS server was created with acct_port 0, which means no
+    # accounting: FreeRADIUS records nothing for the session (a Start would
+    # follow the CHILD_SA within milliseconds; give it a second).
+    time.sleep(1.0)
+    assert rig.radius.detail_records() == []
 
     assert connected_line(rig, mark, "alice").group(2) == "10.1.128.2"
 
