@@ -31,6 +31,8 @@ void config_defaults(struct config *cfg)
     cfg->retransmit_base_ms = 2000;
     cfg->retransmit_tries = 5;
     cfg->esp_workers = 0;
+    cfg->esp_linger_us = 500;
+    cfg->esp_offloads = true;
     snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8443");
     cfg->api_threads = 4;
 }
@@ -246,6 +248,8 @@ static const struct key_def keys[] = {
     {"ike", "retransmit_timeout", NULL, F(retransmit_base_ms), 100, 60000},
     {"ike", "retransmit_tries", NULL, F(retransmit_tries), 0, 20},
     {"esp", "workers", NULL, F(esp_workers), 0, 64},
+    {"esp", "linger", NULL, F(esp_linger_us), 0, 10000},
+    {"esp", "offloads", set_bool, F(esp_offloads), 0, 0},
     {"api", "listen", set_hostport, F(api_listen), 0, 0},
     {"api", "tls_cert", set_path, F(api_tls_cert), 0, 0},
     {"api", "tls_key", set_path, F(api_tls_key), 0, 0},

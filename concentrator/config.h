@@ -40,7 +40,9 @@ struct config {
     unsigned retransmit_tries;    /* retransmissions before the peer is given up */
 
     /* [esp] */
-    unsigned esp_workers; /* 0: one per core */
+    unsigned esp_workers;   /* 0: one per core */
+    unsigned esp_linger_us; /* wait for more packets under load; 0: never */
+    bool esp_offloads;      /* UDP GSO/GRO and TUN offloads */
 
     /* [api] */
     char api_listen[CONFIG_ADDR_MAX]; /* host:port */

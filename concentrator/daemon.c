@@ -143,6 +143,8 @@ static struct esp_io *esp_start(struct daemon *d, char *err, size_t errlen)
         snprintf(c.listen[c.n_listen++], sizeof(c.listen[0]), "%s", cfg->ike_listen[i]);
     c.natt_port = cfg->natt_port;
     c.raw_esp = true;
+    c.no_offloads = !cfg->esp_offloads;
+    c.linger_us = cfg->esp_linger_us ? (int)cfg->esp_linger_us : -1;
     snprintf(c.tenant_hook, sizeof(c.tenant_hook), "%s", cfg->tenant_hook);
     c.ike_wake = esp_ike_wake;
     c.ike_arg = d;

@@ -83,7 +83,12 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(c->half_open_per_peer, 50);
     assert_int_equal(c->cookie_threshold, 500);
     assert_int_equal(c->half_open_timeout_s, 30);
+    assert_int_equal(c->dpd_delay_s, 30);
+    assert_int_equal(c->retransmit_base_ms, 2000);
+    assert_int_equal(c->retransmit_tries, 5);
     assert_int_equal(c->esp_workers, 0);
+    assert_int_equal(c->esp_linger_us, 500);
+    assert_true(c->esp_offloads);
     assert_string_equal(c->api_listen, "127.0.0.1:8443");
     assert_string_equal(c->api_tls_cert, "");
     assert_string_equal(c->api_tls_key, "");
@@ -121,8 +126,13 @@ static void every_key_is_read(void **state)
                      "half_open_per_peer = 7\n"
                      "cookie_threshold = 0\n"
                      "half_open_timeout = 12\n"
+                     "dpd_delay = 0\n"
+                     "retransmit_timeout = 750\n"
+                     "retransmit_tries = 3\n"
                      "[esp]\n"
                      "workers = 3\n"
+                     "linger = 0\n"
+                     "offloads = no\n"
                      "[api]\n"
                      "listen = [::1]:9443\n"
                      "tls_cert = /etc/isthmus/api.crt\n"
@@ -148,7 +158,12 @@ static void every_key_is_read(void **state)
     assert_int_equal(c->half_open_per_peer, 7);
     assert_int_equal(c->cookie_threshold, 0);
     assert_int_equal(c->half_open_timeout_s, 12);
+    assert_int_equal(c->dpd_delay_s, 0);
+    assert_int_equal(c->retransmit_base_ms, 750);
+    assert_int_equal(c->retransmit_tries, 3);
     assert_int_equal(c->esp_workers, 3);
+    assert_int_equal(c->esp_linger_us, 0);
+    assert_false(c->esp_offloads);
     assert_string_equal(c->api_listen, "[::1]:9443");
     assert_string_equal(c->api_tls_cert, "/etc/isthmus/api.crt");
     assert_string_equal(c->api_tls_key, "/etc/isthmus/api.key");
