@@ -21,6 +21,16 @@ static bool digits(const char *s, size_t n)
     return true;
 }
 
+/* The value of exactly n digits at s (checked with digits() first): unlike
+ * atoi, it never reads past them. */
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 bool api_parse_time_ms(const char *s, long long *ms)
 {
     /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
@@ -29,12 +39,12 @@ bool api_parse_time_ms(const char *s, long long *ms)
         !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
         return false;
     struct tm tm = {0};
-    tm.tm_year = atoi(s) - 1900;
-    tm.tm_mon = atoi(s + 5) - 1;
-    tm.tm_mday = atoi(s + 8);
-    tm.tm_hour = atoi(s + 11);
-    tm.tm_min = atoi(s + 14);
-    tm.tm_sec = atoi(s + 17);
+    tm.tm_year = num(s, 4) - 1900;
+    tm.tm_mon = num(s + 5, 2) - 1;
+    tm.tm_mday = num(s + 8, 2);
+    tm.tm_hour = num(s + 11, 2);
+    tm.tm_min = num(s + 14, 2);
+    tm.tm_sec = num(s + 17, 2);
     if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
         tm.tm_sec > 60)
         return false;
@@ -58,7 +68,10 @@ bool api_parse_time_ms(const char *s, long long *ms)
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2)) {
-        off = (atoi(p + 1) * 60 + atoi(p + 4)) * 60;
+        int oh = num(p + 1, 2), om = num(p + 4, 2);
+        if (oh > 23 || om > 59)
+            return false;
+        off = (oh * 60L + om) * 60;
         if (*p == '-')
             off = -off;
         p += 6;
