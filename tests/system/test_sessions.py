@@ -228,8 +228,10 @@ def rig(tmp_path_factory):
     cfg = {"api": {"metrics_listen": f"127.0.0.1:{METRICS_PORT}"}}
     with SessionRig(tmp_path_factory.mktemp("sessions"), tenants=2, clients=1,
                     isthmusd_config=cfg) as r:
-        r.tenant(1, users={"alice": {}}, policy={"acct_interim_interval": INTERIM})
-        r.tenant(2, users={"bob": {}})
+        # The rig's RADIUS servers take no accounting unless given an acct_port.
+        acct = [r.radius_body(acct_port=vpn.RADIUS_ACCT_PORT)]
+        r.tenant(1, users={"alice": {}}, policy={"acct_interim_interval": INTERIM}, radius=acct)
+        r.tenant(2, users={"bob": {}}, radius=acct)
         r.start_radius()
         r.wait_config()
         r.topo.start_iperf_server(1)

@@ -24,7 +24,8 @@ def rig(tmp_path_factory):
     with vpn.Rig(tmp_path_factory.mktemp("sessions-rekey"), tenants=1, clients=1,
                  prefix="sr") as r:
         r.tenant(1, users={"alice": {}},
-                 policy={"child_lifetime": 5, "acct_interim_interval": 5})
+                 policy={"child_lifetime": 5, "acct_interim_interval": 5},
+                 radius=[r.radius_body(acct_port=vpn.RADIUS_ACCT_PORT)])
         r.start_radius()
         r.wait_config()
         yield r
