@@ -267,14 +267,6 @@ static int before_delete(struct api_ctx *c, sqlite3_int64 rowid, json_object *ol
     return 0;
 }
 
-static void after(struct api_ctx *c, enum api_action a, json_object *doc, json_object *old)
-{
-    (void)a;
-    (void)doc;
-    (void)old;
-    api_notify_config(c->req, c->tenant);
-}
-
 const struct api_resource api_res_policies = {
     .name = "policy",
     .table = "policies",
@@ -285,5 +277,5 @@ const struct api_resource api_res_policies = {
     .check = check,
     .save = save,
     .before_delete = before_delete,
-    .after = after,
+    .after = api_after_config_changed,
 };

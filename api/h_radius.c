@@ -56,14 +56,6 @@ static const struct api_field radius_fields[] = {
     {0},
 };
 
-static void after(struct api_ctx *c, enum api_action a, json_object *doc, json_object *old)
-{
-    (void)a;
-    (void)doc;
-    (void)old;
-    api_notify_config(c->req, c->tenant);
-}
-
 const struct api_resource api_res_radius = {
     .name = "radius server",
     .table = "radius_servers",
@@ -71,5 +63,5 @@ const struct api_resource api_res_radius = {
     .collection = "radius-servers",
     .tenant_scoped = true,
     .fields = radius_fields,
-    .after = after,
+    .after = api_after_config_changed,
 };

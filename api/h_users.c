@@ -152,14 +152,6 @@ static const struct api_field group_fields[] = {
     {0},
 };
 
-static void group_after(struct api_ctx *c, enum api_action a, json_object *doc, json_object *old)
-{
-    (void)a;
-    (void)doc;
-    (void)old;
-    api_notify_config(c->req, c->tenant);
-}
-
 const struct api_resource api_res_groups = {
     .name = "group",
     .table = "groups",
@@ -167,5 +159,5 @@ const struct api_resource api_res_groups = {
     .collection = "groups",
     .tenant_scoped = true,
     .fields = group_fields,
-    .after = group_after,
+    .after = api_after_config_changed,
 };

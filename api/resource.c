@@ -61,6 +61,15 @@ void api_notify_config(const struct api_req *req, const char *tenant)
         req->deps->config_changed(req->deps->arg, tenant);
 }
 
+void api_after_config_changed(struct api_ctx *c, enum api_action a, json_object *doc,
+                              json_object *old)
+{
+    (void)a;
+    (void)doc;
+    (void)old;
+    api_notify_config(c->req, c->tenant);
+}
+
 void api_notify_terminate(const struct api_req *req, const char *tenant, const char *user)
 {
     struct log_ctx ctx = {.tenant = tenant};

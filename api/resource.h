@@ -85,6 +85,10 @@ bool api_if_match(const struct api_req *req, const char *etag, struct api_proble
 
 /* The daemon hooks, NULL-safe. */
 void api_notify_config(const struct api_req *req, const char *tenant);
+/* An `after` hook for resources whose every change is a configuration
+ * change of the tenant (the IKE snapshot is rebuilt). */
+void api_after_config_changed(struct api_ctx *c, enum api_action a, json_object *doc,
+                              json_object *old);
 void api_notify_terminate(const struct api_req *req, const char *tenant, const char *user);
 
 /* RFC 3339 time of Unix seconds. */
