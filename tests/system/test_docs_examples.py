@@ -198,15 +198,24 @@ def test_unit_capabilities_run_a_tenant_with_namespace_and_hook(procs, net, tmp_
     folder = Path(tempfile.mkdtemp(prefix="deploy-unit-", dir="/tmp"))
     os.chmod(folder, 0o755)
     os.chown(folder, 65534, 65534)
+    # The unprivileged user must reach the program and the hook whatever the
+    # permissions of the checkout's folders (a CI clone may sit in a 0700
+    # folder): copies of both live in this folder.
+    program = folder / "isthmusd"
+    shutil.copy2(os.path.abspath(binary()), program)
+    hook = folder / HOOK.name
+    shutil.copy2(HOOK, hook)
+    program.chmod(0o755)
+    hook.chmod(0o755)
     wrapper = folder / "isthmusd-as-unit"
     wrapper.write_text(
         "#!/bin/sh\n"
         f"exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps={capspec} "
         f"--ambient-caps={capspec} --bounding-set={capspec} -- "
-        f"{shlex.quote(os.path.abspath(binary()))} \"$@\"\n")
+        f"{shlex.quote(str(program))} \"$@\"\n")
     wrapper.chmod(0o755)
     d = Isthmusd(procs, folder / "d", name="unit", netns=daemon_ns, binary_path=str(wrapper),
-                 config={"daemon": {"tenant_hook": str(HOOK)}})
+                 config={"daemon": {"tenant_hook": str(hook)}})
     os.chown(d.dir, 65534, 65534)
     try:
         token = d.issue_token("admin", "operator")
