@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/conn.h"
 #include "api/handlers.h"
@@ -24,6 +27,7 @@ struct api_server {
     struct MHD_Daemon *mhd;
     struct api_deps deps;
     char *tls_cert, *tls_key; /* PEM text, owned */
+    int nice;                 /* of each HTTP thread ([api] nice) */
 };
 
 #define DISCARD_MAX (16u * 1024 * 1024)
@@ -78,6 +82,20 @@ static enum MHD_Result send_problem(struct MHD_Connection *c, unsigned status, c
     return send_resp(c, &resp);
 }
 
+/* Gives the calling HTTP thread the configured niceness, once: a dashboard
+ * rendering large pages then takes CPU from the ESP workers and the IKE
+ * thread only when they leave some (Linux: niceness is per thread). */
+static void lower_priority(int nice)
+{
+    static __thread bool done;
+    if (done)
+        return;
+    done = true;
+    pthread_setname_np(pthread_self(), "api-http");
+    if (nice > 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
+        log_warn("api", "cannot set the API thread's niceness to %d: %s", nice, strerror(errno));
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -85,6 +103,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     struct api_server *s = cls;
     struct pending *p = *req_cls;
+    lower_priority(s->nice);
     if (!p) { /* first call: headers only */
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -224,6 +243,7 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
         return NULL;
     }
     s->deps = *deps;
+    s->nice = (int)cfg->api_nice;
     if (cfg->api_tls_cert[0]) {
         s->tls_cert = read_file(cfg->api_tls_cert, err, errlen);
         s->tls_key = s->tls_cert ? read_file(cfg->api_tls_key, err, errlen) : NULL;

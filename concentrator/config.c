@@ -35,6 +35,7 @@ void config_defaults(struct config *cfg)
     cfg->esp_offloads = true;
     snprintf(cfg->api_listen, sizeof(cfg->api_listen), "127.0.0.1:8443");
     cfg->api_threads = 4;
+    cfg->api_nice = 10;
 }
 
 struct parse_state {
@@ -254,6 +255,7 @@ static const struct key_def keys[] = {
     {"api", "tls_cert", set_path, F(api_tls_cert), 0, 0},
     {"api", "tls_key", set_path, F(api_tls_key), 0, 0},
     {"api", "threads", NULL, F(api_threads), 1, 64},
+    {"api", "nice", NULL, F(api_nice), 0, 19},
     {"api", "metrics_listen", set_hostport, F(metrics_listen), 0, 0},
 };
 

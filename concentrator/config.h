@@ -49,6 +49,7 @@ struct config {
     char api_tls_cert[CONFIG_PATH_MAX];
     char api_tls_key[CONFIG_PATH_MAX];
     unsigned api_threads;
+    unsigned api_nice; /* niceness of the API threads: the data plane goes first */
     char metrics_listen[CONFIG_ADDR_MAX]; /* empty: /metrics on the API listener */
 };
 

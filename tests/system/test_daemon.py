@@ -101,6 +101,33 @@ def test_starts_on_a_fresh_database_and_answers_health_checks(isthmusd):
     assert nothing_listens(d.api_port)
 
 
+def thread_niceness(pid, name):
+    """Niceness of each thread of pid named name (field 19 of its stat)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == name:
+                stat = (task / "stat").read_text()
+                out.append(int(stat[stat.rindex(")") + 2:].split()[16]))
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return out
+
+
+@pytest.mark.parametrize("nice", [None, 0, 15])
+def test_api_threads_yield_to_the_data_plane(isthmusd, nice):
+    # The HTTP threads run at [api] nice (default 10): pages for dashboards
+    # never take CPU the ESP workers or the IKE thread want.
+    d = isthmusd(config={"api": {"nice": nice}} if nice is not None else None)
+    for _ in range(6):  # reach both HTTP threads of the harness's config
+        assert d.request("GET", "/health")[0] == 200
+    got = thread_niceness(d.proc.pid, "api-http")
+    assert got and set(got) == {10 if nice is None else nice}
+    # The data plane's workers keep the niceness the daemon started with.
+    assert set(thread_niceness(d.proc.pid, "esp-worker-0")) == {0}
+    d.stop()
+
+
 def test_sigint_stops_cleanly(isthmusd):
     d = isthmusd()
     assert d.stop(signal.SIGINT) == 0

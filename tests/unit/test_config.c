@@ -93,6 +93,7 @@ static void defaults_are_documented_values(void **state)
     assert_string_equal(c->api_tls_cert, "");
     assert_string_equal(c->api_tls_key, "");
     assert_int_equal(c->api_threads, 4);
+    assert_int_equal(c->api_nice, 10);
     assert_string_equal(c->metrics_listen, "");
 }
 
@@ -138,6 +139,7 @@ static void every_key_is_read(void **state)
                      "tls_cert = /etc/isthmus/api.crt\n"
                      "tls_key = /etc/isthmus/api.key\n"
                      "threads = 8\n"
+                     "nice = 0\n"
                      "metrics_listen = 127.0.0.1:9100\n");
     if (rc != 0)
         fail_msg("unexpected error: %s", f->err);
@@ -168,6 +170,7 @@ static void every_key_is_read(void **state)
     assert_string_equal(c->api_tls_cert, "/etc/isthmus/api.crt");
     assert_string_equal(c->api_tls_key, "/etc/isthmus/api.key");
     assert_int_equal(c->api_threads, 8);
+    assert_int_equal(c->api_nice, 0);
     assert_string_equal(c->metrics_listen, "127.0.0.1:9100");
 }
 
@@ -285,6 +288,8 @@ static void first_error_is_reported_with_its_own_line(void **state)
     /* Two typos: the first one is reported. */
     assert_int_equal(load(f, "[ike]\nport = 0\nnatt_prot = 4500\n"), -1);
     assert_error_at(f, 2, "port", "out of range");
+    assert_int_equal(load(f, "[api]\nnice = 20\n"), -1);
+    assert_error_at(f, 2, "nice", "out of range");
     /* A syntax error before a bad key: the syntax error, at its line. */
     assert_int_equal(load(f, "[ike]\nthis line has no equals sign\nprot = 1\n"), -1);
     assert_error_at(f, 2, "syntax error", NULL);
