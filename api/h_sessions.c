@@ -47,18 +47,19 @@ static json_object *counters(const struct reg_counters *c)
 }
 
 /* Hands the written JSON to the response (or a 503 if memory ran out). */
-static void send_buf(struct api_resp *resp, struct api_buf *b)
+static void send_buf(struct api_resp *resp, struct jbuf *b)
 {
-    if (b->failed) {
+    size_t len;
+    char *text = jb_take(b, &len);
+    if (!text) {
         api_problem(resp, 503, NULL, "out of memory");
         return;
     }
     free(resp->body);
-    resp->body = b->p;
-    resp->len = b->len;
+    resp->body = text;
+    resp->len = len;
     resp->status = 200;
     resp->ctype = "application/json";
-    b->p = NULL;
 }
 
 static const struct stats *stats_of(const struct api_req *req)
@@ -103,30 +104,48 @@ static void list(struct api_req *req, struct api_resp *resp, const char *tenant)
         api_problem(resp, 400, "cursor", "cursor: not a cursor this API returned");
         return;
     }
-    struct reg_session *v = malloc((pg.limit ? pg.limit : 1) * sizeof(*v));
-    if (!v) {
+    /* Copied a few at a time into one small buffer (a page of whole
+     * entries would be ~1 KB each, page faults included) and written as
+     * they come; the text buffer is sized for the page up front. */
+    enum { CHUNK = 32 };
+    struct reg_session *v = malloc(CHUNK * sizeof(*v));
+    struct jbuf b;
+    jb_init(&b, 64 + (size_t)pg.limit * API_SESSION_JSON_SIZE);
+    if (!v || b.oom) {
+        free(v);
+        jb_free(&b);
         api_problem(resp, 503, NULL, "out of memory");
         return;
     }
+    char last[REG_ID_LEN] = "";
+    if (pg.has_after)
+        snprintf(last, sizeof(last), "%s", pg.after);
+    size_t left = pg.limit, n = 0;
     bool more = false;
-    size_t n =
-        registry_list(req->deps->registry, &f, pg.has_after ? pg.after : NULL, v, pg.limit, &more);
-    struct api_buf b = {0};
-    api_buf_puts(&b, "{\"items\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            api_buf_put(&b, ",", 1);
-        api_session_write(&b, stats_of(req), &v[i]);
+    jb_lit(&b, "{\"items\":[");
+    while (left) {
+        size_t got = registry_list(req->deps->registry, &f, last[0] ? last : NULL, v,
+                                   left < CHUNK ? left : CHUNK, &more);
+        for (size_t i = 0; i < got; i++) {
+            if (n++)
+                jb_raw(&b, ",", 1);
+            api_session_write(&b, stats_of(req), &v[i]);
+        }
+        if (got)
+            memcpy(last, v[got - 1].id, REG_ID_LEN);
+        left -= got;
+        if (!more || !got)
+            break;
     }
-    api_buf_puts(&b, "],\"next_cursor\":");
+    jb_lit(&b, "],\"next_cursor\":");
     if (more && n) {
         char cur[API_PARAM_MAX * 2];
-        api_page_cursor(v[n - 1].id, cur, sizeof(cur));
-        api_buf_json_str(&b, cur);
+        api_page_cursor(last, cur, sizeof(cur));
+        jb_cstr(&b, cur);
     } else {
-        api_buf_puts(&b, "null");
+        jb_lit(&b, "null");
     }
-    api_buf_puts(&b, "}");
+    jb_lit(&b, "}");
     free(v);
     send_buf(resp, &b);
 }
@@ -168,7 +187,8 @@ void api_h_session_get(struct api_req *req, struct api_resp *resp)
     struct reg_session s;
     if (!find(req, resp, &s))
         return;
-    struct api_buf b = {0};
+    struct jbuf b;
+    jb_init(&b, API_SESSION_JSON_SIZE);
     api_session_write(&b, stats_of(req), &s);
     send_buf(resp, &b);
 }

@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--rate", type=float, default=20.0,
                     help="paced requests/s over both paths (half each)")
     ap.add_argument("--rounds", type=int, default=2, help="baseline/loaded rounds (interleaved)")
+    ap.add_argument("--api-nice", type=int, default=None,
+                    help="[api] nice of isthmusd (default: the daemon's, 10)")
     ap.add_argument("--bin", default=None)
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
@@ -137,6 +139,8 @@ def main():
     Path(lua).write_text(LUA)
 
     cfg = {"daemon": {"log_level": "info"}}
+    if a.api_nice is not None:
+        cfg["api"] = {"nice": a.api_nice}
     with vpn.Rig(os.path.join(workdir, "rig"), tenants=1, clients=1, isthmusd_config=cfg,
                  prefix="bs") as rig:
         rig.tenant(1, users={"alice": {}})
@@ -182,10 +186,15 @@ def main():
     def show(name, runs, bps, cpus):
         b = statistics.median(base_bps)
         loss = 100.0 * (b - statistics.median(bps)) / b
+        # Each loaded phase against the baseline of its own round, which ran
+        # just before it: less exposed to the machine's drift than medians.
+        paired = statistics.median(100.0 * (x - y) / x for x, y in zip(base_bps, bps))
         reqs = sum(r[i]["rps"] for r in runs for i in range(2)) * a.seconds
         extra = sum(cpus) - sum(cpu["base"])
         print(f"\n{name}: stream {statistics.median(bps) / 1e6:.0f} Mbit/s "
-              f"({loss:+.1f}% loss against {b / 1e6:.0f} Mbit/s alone); isthmusd CPU "
+              f"(loss {loss:.1f}% against the median {b / 1e6:.0f} Mbit/s alone, "
+              f"median of the rounds' own losses {paired:.1f}%; negative: a gain); "
+              f"isthmusd CPU "
               f"{sum(cpus) / len(cpus):.2f} s per {a.seconds} s run "
               f"({sum(cpu['base']) / len(cpus):.2f} s without polling: "
               f"{1000 * extra / max(reqs, 1):.2f} ms per request)")
@@ -199,7 +208,8 @@ def main():
         return loss
 
     print(f"\n{a.sessions} made-up sessions + 1 real one; {a.rounds} rounds of {a.seconds} s; "
-          f"baseline streams: {', '.join(f'{x / 1e6:.0f}' for x in base_bps)} Mbit/s")
+          f"baseline streams: {', '.join(f'{x / 1e6:.0f}' for x in base_bps)} Mbit/s; paced: "
+          f"{', '.join(f'{x / 1e6:.0f}' for x in paced_bps)}")
     show(f"paced ({a.rate:g} req/s in all)", paced, paced_bps, cpu["paced"])
     show("flat out (2 connections per path)", flat, flat_bps, cpu["flat"])
 
