@@ -24,7 +24,7 @@ CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu17 $(WARN) $(HARDEN) -pthread -MMD -MP -I. -I$(BUILD)/gen
 override LDFLAGS += -pie -Wl,-z,relro,-z,now -pthread
 LIBS    := -lmicrohttpd -lsqlite3 -lssl -lcrypto -lev -ljson-c -lradcli -linih \
-           -lurcu-qsbr -lurcu-common -lm
+           -lurcu-qsbr -lurcu-common -lbpf -lm
 
 MODULES := concentrator esp auth db api
 LIB_SRC := $(filter-out concentrator/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
@@ -58,6 +58,15 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) $(BUILD)/gen/migrations.list deploy/emb
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+# The XDP program of the AF_XDP receive path, embedded in esp/esp_xdp.c.
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I/usr/include/$(shell gcc -dumpmachine)
+$(BUILD)/gen/esp_xdp.bpf.o: esp/bpf/esp_xdp.bpf.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)clang $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/esp/esp_xdp.o: $(BUILD)/gen/esp_xdp.bpf.o
+$(BUILD)/esp/esp_xdp.o: override CFLAGS += -DESP_XDP_OBJ='"$(BUILD)/gen/esp_xdp.bpf.o"'
 
 $(BUILD)/libisthmus.a: $(LIB_OBJ)
 	@rm -f $@
@@ -158,7 +167,7 @@ format:
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	  --inline-suppr -I. $(MODULES)
+	  --inline-suppr -I. -i esp/bpf $(MODULES) # esp/bpf: BPF C, built by clang -target bpf
 
 bench: ; $(MAKE) -C bench  # side-by-side benchmarks (root); see bench/README.md
 

@@ -214,6 +214,38 @@ static int set_listen_list(struct parse_state *st, void *field, size_t size, con
     return 0;
 }
 
+/* [esp] xdp: interface names, comma or space separated; empty: none. */
+static int set_xdp_list(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    (void)field;
+    (void)size;
+    struct config *cfg = st->cfg;
+    char buf[CONFIG_MAX_XDP * CONFIG_IFNAME_MAX + 64];
+    if (strlen(value) >= sizeof(buf)) {
+        snprintf(st->err, sizeof(st->err), "list is too long");
+        return -1;
+    }
+    strcpy(buf, value);
+    cfg->esp_xdp_count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        size_t n = strlen(tok);
+        if (n >= CONFIG_IFNAME_MAX ||
+            strspn(tok, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") != n) {
+            snprintf(st->err, sizeof(st->err),
+                     "'%.32s' is not an interface name (at most 15 letters, digits, - _ . @)", tok);
+            return -1;
+        }
+        if (cfg->esp_xdp_count == CONFIG_MAX_XDP) {
+            snprintf(st->err, sizeof(st->err), "more than %d interfaces", CONFIG_MAX_XDP);
+            return -1;
+        }
+        snprintf(cfg->esp_xdp[cfg->esp_xdp_count++], CONFIG_IFNAME_MAX, "%s", tok);
+    }
+    return 0;
+}
+
 static int set_uint_field(struct parse_state *st, const struct key_def *k, const char *value)
 {
     unsigned v;
@@ -251,6 +283,7 @@ static const struct key_def keys[] = {
     {"esp", "workers", NULL, F(esp_workers), 0, 64},
     {"esp", "linger", NULL, F(esp_linger_us), 0, 10000},
     {"esp", "offloads", set_bool, F(esp_offloads), 0, 0},
+    {"esp", "xdp", set_xdp_list, 0, 0, 0, 0},
     {"api", "listen", set_hostport, F(api_listen), 0, 0},
     {"api", "tls_cert", set_path, F(api_tls_cert), 0, 0},
     {"api", "tls_key", set_path, F(api_tls_key), 0, 0},

@@ -12,6 +12,8 @@
 #include "concentrator/log.h"
 
 #define CONFIG_MAX_LISTEN 8
+#define CONFIG_MAX_XDP    8  /* [esp] xdp interfaces */
+#define CONFIG_IFNAME_MAX 16 /* IFNAMSIZ */
 #define CONFIG_PATH_MAX   512
 #define CONFIG_ADDR_MAX   64
 
@@ -43,6 +45,9 @@ struct config {
     unsigned esp_workers;   /* 0: one per core */
     unsigned esp_linger_us; /* wait for more packets under load; 0: never */
     bool esp_offloads;      /* UDP GSO/GRO and TUN offloads */
+    /* client-facing interfaces with the AF_XDP receive path; none: sockets */
+    char esp_xdp[CONFIG_MAX_XDP][CONFIG_IFNAME_MAX];
+    unsigned esp_xdp_count;
 
     /* [api] */
     char api_listen[CONFIG_ADDR_MAX]; /* host:port */

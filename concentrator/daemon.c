@@ -145,6 +145,8 @@ static struct esp_io *esp_start(struct daemon *d, char *err, size_t errlen)
     c.raw_esp = true;
     c.no_offloads = !cfg->esp_offloads;
     c.linger_us = cfg->esp_linger_us ? (int)cfg->esp_linger_us : -1;
+    for (unsigned i = 0; i < cfg->esp_xdp_count && i < ESP_IO_MAX_LISTEN; i++)
+        snprintf(c.xdp[c.n_xdp++], sizeof(c.xdp[0]), "%s", cfg->esp_xdp[i]);
     snprintf(c.tenant_hook, sizeof(c.tenant_hook), "%s", cfg->tenant_hook);
     c.ike_wake = esp_ike_wake;
     c.ike_arg = d;

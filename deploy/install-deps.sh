@@ -10,6 +10,7 @@ PKGS=(
   # libraries
   libmicrohttpd-dev libsqlite3-dev sqlite3 libssl-dev openssl libev-dev
   libjson-c-dev libradcli-dev libinih-dev libcmocka-dev liburcu-dev
+  libbpf-dev  # the AF_XDP receive path: its XDP program is built with clang -target bpf
   # tests: python from Debian
   python3 python3-pytest python3-requests python3-yaml python3-jsonschema
   python3-cryptography  # ESP packets sealed by tests/system/test_esp_traffic.py

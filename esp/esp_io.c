@@ -16,6 +16,8 @@
 
 #include "concentrator/log.h"
 #include "esp/esp_sadb.h"
+#include "esp/esp_xdp.h"
+#include "esp/esp_xsk.h"
 
 #define SOCK_BUF_BYTES (4 << 20)
 
@@ -32,6 +34,7 @@ static const char *const counter_names[ESP_IO_COUNTER_COUNT] = {
     [ESP_IO_DROP_SEND] = "send_refused",
     [ESP_IO_DROP_NO_TUN] = "no_tenant_device",
     [ESP_IO_DROP_MALFORMED] = "malformed_outer",
+    [ESP_IO_RX_XDP] = "rx_xdp",
 };
 
 const char *esp_io_counter_name(enum esp_io_counter c)
@@ -291,6 +294,8 @@ fail_epoll:
 
 static void worker_clear(struct esp_worker *w)
 {
+    for (unsigned i = 0; i < w->n_xsk; i++)
+        esp_xsk_close(w->xsk[i]);
     for (unsigned i = 0; i < w->n_socks; i++)
         close(w->socks[i].fd);
     if (w->epfd >= 0)
@@ -298,6 +303,65 @@ static void worker_clear(struct esp_worker *w)
     if (w->stopfd >= 0)
         close(w->stopfd);
     esp_pool_free(w->pool);
+}
+
+/* The AF_XDP receive path on one interface: the program, then a socket per
+ * receive queue, owned by worker queue % nworkers. */
+static int open_xdp_if(struct esp_io *io, const char *ifname, char *err, size_t errlen)
+{
+    struct esp_xdp *x = esp_xdp_attach(ifname, io->port, err, errlen);
+    if (!x)
+        return -1;
+    io->xdp[io->n_xdp++] = x;
+    for (unsigned q = 0; q < esp_xdp_queues(x); q++) {
+        struct esp_worker *w = &io->w[q % io->nworkers];
+        if (w->n_xsk == ESP_IO_MAX_XSK) {
+            snprintf(err, errlen, "too many AF_XDP sockets for worker %u", w->id);
+            return -1;
+        }
+        struct esp_xsk *s = esp_xsk_open(esp_xdp_ifindex(x), q, err, errlen);
+        if (!s)
+            return -1;
+        w->xsk[w->n_xsk] = s;
+        w->xsk_if[w->n_xsk] = io->n_xdp - 1;
+        if (epoll_add(w->epfd, esp_xsk_fd(s), esp_io_ev(EV_XSK, w->n_xsk)) < 0) {
+            esp_xsk_close(s);
+            snprintf(err, errlen, "epoll: %s", strerror(errno));
+            return -1;
+        }
+        w->n_xsk++;
+        if (esp_xdp_bind_queue(x, q, esp_xsk_fd(s)) < 0) {
+            snprintf(err, errlen, "cannot enter queue %u in the XSK map: %s", q, strerror(errno));
+            return -1;
+        }
+    }
+    log_notice("esp", "AF_XDP receive on %s: %u queue(s), %s XDP", ifname, esp_xdp_queues(x),
+               esp_xdp_native(x) ? "native" : "generic");
+    return 0;
+}
+
+/* Every configured interface; one that fails is left to the sockets (a
+ * warning says why). Before the workers start. */
+static void open_xdp(struct esp_io *io)
+{
+    for (unsigned i = 0; i < io->cfg.n_xdp && i < ESP_IO_MAX_LISTEN; i++) {
+        char err[256];
+        unsigned had = io->n_xdp;
+        if (open_xdp_if(io, io->cfg.xdp[i], err, sizeof(err)) == 0)
+            continue;
+        log_warn("esp", "no AF_XDP receive on %s (%s): its ESP goes through the sockets",
+                 io->cfg.xdp[i], err);
+        if (io->n_xdp > had) { /* its program went on: off again, sockets closed */
+            esp_xdp_detach(io->xdp[--io->n_xdp]);
+            for (unsigned k = 0; k < io->nworkers; k++) {
+                struct esp_worker *w = &io->w[k];
+                while (w->n_xsk && w->xsk_if[w->n_xsk - 1] == had) {
+                    epoll_ctl(w->epfd, EPOLL_CTL_DEL, esp_xsk_fd(w->xsk[w->n_xsk - 1]), NULL);
+                    esp_xsk_close(w->xsk[--w->n_xsk]);
+                }
+            }
+        }
+    }
 }
 
 /* Raw ESP sockets, read by worker 0. A refusal (no CAP_NET_RAW) is a
@@ -371,6 +435,7 @@ struct esp_io *esp_io_start(const struct esp_io_config *cfg, struct esp_sadb *db
             goto fail;
     if (cfg->raw_esp)
         open_raw(io);
+    open_xdp(io);
     if (esp_io_ctl_start(io) < 0) {
         snprintf(err, errlen, "cannot start the ESP control thread");
         goto fail;
@@ -382,8 +447,8 @@ struct esp_io *esp_io_start(const struct esp_io_config *cfg, struct esp_sadb *db
         }
         io->w[i].started = true;
     }
-    log_notice("esp", "%u ESP workers on NAT-T port %u%s", io->nworkers, io->port,
-               io->n_raw ? " and raw ESP" : "");
+    log_notice("esp", "%u ESP workers on NAT-T port %u%s%s", io->nworkers, io->port,
+               io->n_raw ? " and raw ESP" : "", io->n_xdp ? ", AF_XDP receive" : "");
     return io;
 fail:
     esp_io_stop(io);
@@ -407,6 +472,9 @@ void esp_io_stop(struct esp_io *io)
             pthread_join(io->w[i].thread, NULL);
     esp_io_ctl_stop(io);
     esp_tun_remove_all(io);
+    /* The program first: from then on the kernel's sockets take it all. */
+    for (unsigned i = 0; i < io->n_xdp; i++)
+        esp_xdp_detach(io->xdp[i]);
     for (unsigned i = 0; i < io->n_raw; i++)
         close(io->raw[i].fd);
     for (unsigned i = 0; i < io->nworkers; i++)
@@ -420,6 +488,11 @@ void esp_io_stop(struct esp_io *io)
     pthread_cond_destroy(&io->ctl_cond);
     pthread_cond_destroy(&io->ctl_idle);
     free(io);
+}
+
+unsigned esp_io_xdp_active(const struct esp_io *io)
+{
+    return io->n_xdp;
 }
 
 unsigned esp_io_workers(const struct esp_io *io)

@@ -93,6 +93,14 @@ struct esp_io_config {
      * at most this much latency added under load, none to sparse traffic.
      * 0: ESP_IO_LINGER_US; negative: never wait. */
     int linger_us;
+    /* AF_XDP receive path: on these interfaces (client-facing), ESP in UDP
+     * to the NAT-T port is taken by an XDP program into one AF_XDP socket
+     * per receive queue (queue q to worker q mod workers), read from a
+     * shared ring without a system call per datagram (esp_xdp.h,
+     * esp_xsk.h). IKE and all other traffic still go through the sockets.
+     * Where the kernel refuses, a warning, and the sockets take it all. */
+    char xdp[ESP_IO_MAX_LISTEN][16];
+    unsigned n_xdp;
     esp_io_wake_fn ike_wake; /* NULL: IKE on the NAT-T port is dropped */
     void *ike_arg;
 };
@@ -190,10 +198,14 @@ enum esp_io_counter {
     ESP_IO_DROP_SEND,      /* sendmmsg refused (also QUEUE_FULL) */
     ESP_IO_DROP_NO_TUN,    /* decrypted for a tenant without a device */
     ESP_IO_DROP_MALFORMED, /* short, truncated, bad outer header (also MALFORMED) */
+    ESP_IO_RX_XDP,         /* of rx_packets, those taken through AF_XDP */
     ESP_IO_COUNTER_COUNT
 };
 
 const char *esp_io_counter_name(enum esp_io_counter c);
+
+/* Interfaces whose AF_XDP receive path is running (of cfg.xdp). */
+unsigned esp_io_xdp_active(const struct esp_io *io);
 
 /* Sums over the workers. */
 void esp_io_counters(struct esp_io *io, uint64_t out[ESP_IO_COUNTER_COUNT]);

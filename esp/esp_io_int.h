@@ -28,7 +28,12 @@
 #define ESP_IO_BATCH_MAX 64
 
 /* epoll data: kind in the high 32 bits, an index in the low ones. */
-enum { EV_STOP = 1, EV_UDP = 2, EV_RAW = 3, EV_TUN = 4 };
+enum { EV_STOP = 1, EV_UDP = 2, EV_RAW = 3, EV_TUN = 4, EV_XSK = 5 };
+
+#define ESP_IO_MAX_XSK 64 /* AF_XDP sockets per worker */
+
+struct esp_xsk;
+struct esp_xdp;
 
 struct esp_io_sock {
     int fd;
@@ -62,6 +67,9 @@ struct esp_worker {
     int stopfd; /* eventfd */
     struct esp_io_sock socks[ESP_IO_MAX_LISTEN];
     unsigned n_socks;
+    struct esp_xsk *xsk[ESP_IO_MAX_XSK]; /* AF_XDP sockets of the queues it owns */
+    unsigned xsk_if[ESP_IO_MAX_XSK];     /* of each, its interface in io->xdp */
+    unsigned n_xsk;
     struct esp_pool *pool;
     _Atomic uint64_t ctr[ESP_IO_COUNTER_COUNT];
 
@@ -109,6 +117,8 @@ struct esp_io {
     struct esp_worker *w; /* nworkers of them */
     struct esp_io_sock raw[ESP_IO_MAX_LISTEN];
     unsigned n_raw;
+    struct esp_xdp *xdp[ESP_IO_MAX_LISTEN]; /* cfg.xdp interfaces that run */
+    unsigned n_xdp;
     _Atomic uint64_t ike_out, ike_out_fail; /* written by the IKE thread */
 
     struct esp_tun *tuns[ESP_IO_MAX_TENANTS]; /* RCU */

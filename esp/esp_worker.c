@@ -18,6 +18,7 @@
 #include "esp/esp_gro.h"
 #include "esp/esp_gso.h"
 #include "esp/esp_sadb.h"
+#include "esp/esp_xsk.h"
 
 #define EVENTS_MAX       64
 #define BATCHES_PER_WAKE 8 /* then back to epoll, so no source starves the others */
@@ -252,6 +253,41 @@ static int rx_batch(struct esp_worker *w, const struct esp_io_sock *s, bool raw)
     for (unsigned i = 0; i < n; i++)
         esp_pool_put(w->pool, &w->bufs[i]);
     return r;
+}
+
+/* One batch from an AF_XDP socket: each frame's UDP payload is copied
+ * into a buffer of the pool (the frame goes straight back to the kernel),
+ * then handled as a datagram read from a NAT-T socket would be. The XDP
+ * program sends only ESP here; anything else is counted as malformed.
+ * Returns the frames taken. */
+static int rx_xsk(struct esp_worker *w, struct esp_xsk *x)
+{
+    struct esp_xsk_frame f[ESP_IO_BATCH_MAX];
+    unsigned n = esp_xsk_peek(x, f, w->io->batch), used = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *payload;
+        size_t plen;
+        struct esp_buf *b = &w->bufs[used];
+        if (esp_xsk_parse(f[i].data, f[i].len, &payload, &plen, &w->names[used]) < 0 ||
+            plen > ESP_POOL_DATA_MAX || !esp_pool_get(w->pool, b)) {
+            malformed(w);
+            continue;
+        }
+        memcpy(esp_buf_data(b), payload, plen);
+        b->len = plen;
+        used++;
+        if (esp_io_classify(esp_buf_data(b), b->len) == ESP_IO_KIND_ESP)
+            deliver(w, b, &w->names[used - 1]);
+        else
+            malformed(w);
+    }
+    esp_xsk_release(x, n);
+    esp_io_count(w, ESP_IO_RX_PACKETS, n);
+    esp_io_count(w, ESP_IO_RX_XDP, n);
+    tun_flush(w);
+    for (unsigned i = 0; i < used; i++)
+        esp_pool_put(w->pool, &w->bufs[i]);
+    return (int)n;
 }
 
 /* What cannot be sent: counted as refused. */
@@ -551,6 +587,10 @@ static unsigned handle(struct esp_worker *w, uint64_t data, bool *stop, bool *mo
             break;
         case EV_TUN:
             n = tx_batch(w, idx);
+            break;
+        case EV_XSK:
+            if (idx < w->n_xsk)
+                n = rx_xsk(w, w->xsk[idx]);
             break;
         default:
             return done;

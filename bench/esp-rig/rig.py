@@ -129,7 +129,7 @@ class Rig:
     def gateway(self, kind):
         if kind == "strongswan":
             return StrongSwanGateway(self)
-        if kind in ("isthmus", "isthmus-base"):
+        if kind in ("isthmus", "isthmus-base", "isthmus-xdp"):
             return IsthmusGateway(self, kind)
         raise ValueError(kind)
 
@@ -242,7 +242,7 @@ def _provision(api, rig):
              status=201)
 
 
-def start_isthmusd(rig, binary_path=None, folder_name="gw-isthmus"):
+def start_isthmusd(rig, binary_path=None, folder_name="gw-isthmus", esp=None):
     """Starts isthmusd in rig.topo.gw as the gateway under test and returns
     its lib.isthmusd.Isthmusd (running).
 
@@ -263,7 +263,7 @@ def start_isthmusd(rig, binary_path=None, folder_name="gw-isthmus"):
     fresh = not os.path.exists(os.path.join(folder, "isthmus.db"))
     gw = Isthmusd(rig.procs, folder, name="isthmusd", netns=rig.topo.gw,
                   config={"daemon": {"log_level": "notice"},
-                          "esp": {"workers": rig.isthmus_workers}},
+                          "esp": dict({"workers": rig.isthmus_workers}, **(esp or {}))},
                   binary_path=binary_path or rig.isthmusd_bin)
     if fresh:
         api = operator_client(gw)  # issues the token, then starts
@@ -278,7 +278,8 @@ def start_isthmusd(rig, binary_path=None, folder_name="gw-isthmus"):
 
 class IsthmusGateway:
     """isthmusd; name "isthmus-base" is another binary (rig.baseline_bin)
-    measured in the same run, for before/after comparisons."""
+    measured in the same run, for before/after comparisons; "isthmus-xdp"
+    the same binary with the AF_XDP receive path on wc0 ([esp] xdp)."""
 
     def __init__(self, rig, name="isthmus"):
         self.rig = rig
@@ -288,6 +289,11 @@ class IsthmusGateway:
     def start(self):
         if self.name == "isthmus-base":
             self.gw = start_isthmusd(self.rig, self.rig.baseline_bin, "gw-isthmus-base")
+        elif self.name == "isthmus-xdp":
+            # The AF_XDP receive path on the gateway's port to the client.
+            self.gw = start_isthmusd(self.rig, folder_name="gw-isthmus-xdp",
+                                     esp={"xdp": "wc0"})
+            self.gw.wait_log(r"AF_XDP receive on wc0", timeout=5, start=self.gw._log_mark)
         else:
             self.gw = start_isthmusd(self.rig)
         return self
@@ -310,7 +316,11 @@ class IsthmusGateway:
 
 
 def gateways_for(choice):
-    return ["strongswan", "isthmus"] if choice == "both" else [choice]
+    if choice == "both":
+        return ["strongswan", "isthmus"]
+    if choice == "all":
+        return ["strongswan", "isthmus", "isthmus-xdp"]
+    return [choice]
 
 
 def median(xs):

@@ -98,8 +98,11 @@ def one_run(rig, gw, a, tag):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--gateway", choices=["strongswan", "isthmus", "both"],
-                    default="both")
+    ap.add_argument("--gateway",
+                    choices=["strongswan", "isthmus", "isthmus-xdp", "both", "all"],
+                    default="both",
+                    help="both: strongswan and isthmus; all: also isthmus-xdp "
+                         "(isthmusd with [esp] xdp = wc0, the AF_XDP receive path)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--udp", action="store_true",

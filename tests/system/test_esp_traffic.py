@@ -104,12 +104,18 @@ s.sendto(bytes.fromhex(sys.argv[4]), (sys.argv[2], int(sys.argv[3])))
 # ---------------------------------------------------------------------------
 # the rig: one per worker count, two tenants with the same pool
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["1worker", "2workers"])
+@pytest.fixture(scope="module", params=[(1, False), (2, False), (2, True)],
+                ids=["1worker", "2workers", "2workers-xdp"])
 def rig(request, tmp_path_factory):
-    workers = request.param
-    with vpn.Rig(tmp_path_factory.mktemp(f"esp-w{workers}"), tenants=2, clients=2,
-                 prefix="et", isthmusd_config={"esp": {"workers": workers}}) as r:
+    workers, xdp = request.param
+    esp = {"workers": workers}
+    if xdp:
+        # The AF_XDP receive path on the gateway's ports to both clients.
+        esp["xdp"] = "wc0, wc1"
+    with vpn.Rig(tmp_path_factory.mktemp(f"esp-w{workers}{'-xdp' if xdp else ''}"),
+                 tenants=2, clients=2, prefix="et", isthmusd_config={"esp": esp}) as r:
         r.rig_workers = workers
+        r.rig_xdp = xdp
         # ChaCha20-Poly1305 is not in the default ESP proposals: allowed here.
         r.tenant(1, users={"alice": {}}, policy={"esp_proposals": ESP_PROPOSALS})
         # Tenant 2 uses tenant 1's pool and routes: overlapping tenants.
@@ -118,6 +124,9 @@ def rig(request, tmp_path_factory):
         r.start_radius()
         r.wait_config()
         r.wait_log(rf"esp +{workers} ESP workers on NAT-T port 4500")
+        if xdp:
+            for port in ("wc0", "wc1"):
+                r.wait_log(rf"esp +AF_XDP receive on {port}: 1 queue\(s\), native XDP")
         # Tenant 1's LAN namespace routes, as a tenant network behind the
         # gateway would: what the gateway let into it for another network
         # would go on through the gateway namespace (to tenant 2's LAN).
@@ -154,6 +163,14 @@ def connect(rig, t, user, client=0, esp=None, remote_ts=None, keys=False):
     ok, log = c.initiate("vpn", "net", timeout=15)
     assert ok, log
     return c
+
+
+def io_counter(rig, event):
+    """The gateway's ESP I/O counter for event, from GET /metrics."""
+    text = rig.api.must("GET", "/metrics").text
+    m = re.search(r'(?m)^isthmus_esp_io_packets_total\{event="%s"\} (\d+)$' % event, text)
+    assert m, f"no {event} I/O counter in /metrics:\n{text[:2000]}"
+    return int(m.group(1))
 
 
 def drops(rig, reason):
@@ -396,3 +413,22 @@ def test_overlapping_tenants_each_reach_only_their_own_lan(rig):
     assert not lan_saw(rig, 1, "cross-tenant")
     wait_for(lambda: drops(rig, "selector_mismatch") == before + 1, 5,
              what="the cross-tenant packet counted")
+
+
+def test_esp_is_read_through_af_xdp_only_where_configured(rig):
+    # With [esp] xdp, ESP from the clients comes through the AF_XDP sockets
+    # (IKE, NAT-T's port included, still through the UDP socket: the
+    # client connected); without it, none does.
+    connect(rig, 1, "alice")
+    before_rx, before_xdp = io_counter(rig, "rx_packets"), io_counter(rig, "rx_xdp")
+    up, down = bidir(rig, 0, 2)
+    assert up > 1_000_000 and down > 1_000_000, (up, down)
+    rx = io_counter(rig, "rx_packets") - before_rx
+    xdp = io_counter(rig, "rx_xdp") - before_xdp
+    assert rx > 1000, rx
+    if rig.rig_xdp:
+        # Every ESP datagram of the run; at most a few IKE ones (liveness)
+        # went through the socket.
+        assert xdp >= rx - 10, (xdp, rx)
+    else:
+        assert xdp == 0, xdp
