@@ -2,10 +2,12 @@
 answering health checks, stopping on signals, rotating its log, refusing a
 second instance, migrating, issuing tokens, and surviving being killed."""
 import hashlib
+import json
 import re
 import signal
 import socket
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -199,6 +201,36 @@ def test_daemon_in_a_network_namespace(isthmusd, net):
 
 
 # --- the command line -------------------------------------------------------
+
+def xdp_prog_of(ns, dev):
+    """The name of the XDP program on dev in ns, or None."""
+    r = subprocess.run(["ip", "-n", ns, "-d", "-j", "link", "show", "dev", dev],
+                       capture_output=True, text=True, check=True)
+    xdp = json.loads(r.stdout)[0].get("xdp") or {}
+    return (xdp.get("prog") or {}).get("name")
+
+
+def test_af_xdp_receive_survives_a_crash_and_leaves_with_the_daemon(isthmusd, net):
+    # [esp] xdp attaches the program to the client-facing interface; a
+    # daemon killed with it attached leaves it there, and the next start
+    # takes it over; a clean stop removes it. An interface that does not
+    # exist is a warning, and the sockets carry the ESP.
+    ns = net.ns("gw")
+    peer = net.ns("cl")
+    net.link(ns, "198.51.100.1/24", peer, "198.51.100.10/24", name_a="wan0")
+    d = isthmusd(netns=ns, config={"esp": {"xdp": "wan0, nosuch0"}})
+    d.wait_log(r"AF_XDP receive on wan0: 1 queue\(s\), native XDP")
+    d.wait_log(r"no AF_XDP receive on nosuch0 \(\[esp\] xdp: no interface 'nosuch0'\): "
+               r"its ESP goes through the sockets")
+    assert xdp_prog_of(ns, "wan0") == "isthmus_esp"
+    assert d.kill() == -signal.SIGKILL
+    assert xdp_prog_of(ns, "wan0") == "isthmus_esp"
+    d.start()
+    d.wait_log(r"AF_XDP receive on wan0: 1 queue\(s\), native XDP", start=d._log_mark)
+    assert d.request("GET", "/health")[0] == 200
+    assert d.stop() == 0
+    assert xdp_prog_of(ns, "wan0") is None
+
 
 def test_migrate_creates_the_schema_and_exits(isthmusd):
     d = isthmusd(start=False)
