@@ -64,14 +64,28 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def set_threaded_napi(netns, ifname):
+    """Gives ifname in netns a NAPI of its own, run by a kernel thread: GRO
+    on (veth uses NAPI only then) and /sys/class/net/IF/threaded = 1. What
+    arrives on it is then received by that thread, not inside the sender's
+    system call (a veth's default), as a separate machine's NIC would."""
+    set_gro(netns, ifname, True)
+    r = subprocess.run(["ip", "netns", "exec", netns, "sh", "-c",
+                        f"echo 1 > /sys/class/net/{ifname}/threaded"],
+                       capture_output=True, timeout=20, text=True)
+    if r.returncode:
+        raise RuntimeError(f"threaded NAPI of {ifname} in {netns}: {r.stderr.strip()}")
+
+
 class Rig:
     """Topology, PKI, optional FreeRADIUS and the strongSwan client."""
 
     def __init__(self, workdir, auth="radius", proposals=None,
                  esp_proposals=None, log_levels=None, prefix="sw",
-                 isthmus_workers=1, isthmusd_bin=None, wan_gro=False):
+                 isthmus_workers=1, isthmusd_bin=None, wan_gro=False, client_napi=False):
         self.workdir = os.path.abspath(workdir)
         self.wan_gro = wan_gro
+        self.client_napi = client_napi
         self.baseline_bin = None  # isthmusd binary of gateway "isthmus-base"
         self.prefix = prefix
         self.isthmus_workers = isthmus_workers
@@ -95,6 +109,11 @@ class Rig:
                 # veth does no GRO unless asked (a NIC does by default):
                 # the gateway's port to the client coalesces what arrives.
                 set_gro(self.topo.gw, "wc0", True)
+            if self.client_napi:
+                # The client's receive (of what either gateway sends) runs
+                # in the client's own kernel thread, not in the gateway's
+                # send: as if the client were another machine.
+                set_threaded_napi(self.topo.client_ns(0), "eth0")
             if self.auth == "radius":
                 self.radius = FreeRadius(
                     os.path.join(self.workdir, "radius"), RADIUS_SECRET,

@@ -129,6 +129,11 @@ def main():
     ap.add_argument("--wan-gro", choices=["on", "off"], default="off",
                     help="GRO on the gateway's veth port to the client, as a NIC "
                          "has by default (veth has it off); default off")
+    ap.add_argument("--client-napi", choices=["threaded", "inline"], default="inline",
+                    help="threaded: the client's veth receives in a kernel thread of its "
+                         "own (GRO + threaded NAPI), so what a gateway sends is not "
+                         "received inside the gateway's send call (veth's default, "
+                         "inline), as with a client on another machine")
     ap.add_argument("--prefix", default="pf", help="namespace name prefix")
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
@@ -143,7 +148,8 @@ def main():
     with R.Rig(workdir, auth=a.auth, proposals=a.proposals,
                esp_proposals=a.esp_proposals, prefix=a.prefix,
                isthmus_workers=a.isthmus_workers,
-               isthmusd_bin=a.isthmusd, wan_gro=a.wan_gro == "on") as rig:
+               isthmusd_bin=a.isthmusd, wan_gro=a.wan_gro == "on",
+               client_napi=a.client_napi == "threaded") as rig:
         rig.baseline_bin = a.baseline
         for rnd in range(a.rounds):
             for g in runs:
@@ -170,7 +176,7 @@ def main():
     print(f"\nESP throughput: iperf3 {mode}, {a.seconds} s x {a.rounds} rounds,"
           f" client -> tunnel -> gateway -> LAN host{' (reverse)' if a.reverse else ''},"
           f" ESP {a.esp_proposals}, isthmusd {a.isthmus_workers} worker(s),"
-          f" WAN GRO {a.wan_gro}; medians")
+          f" WAN GRO {a.wan_gro}, client NAPI {a.client_napi}; medians")
     rows = []
     meds = {}
     for g, rs in runs.items():
