@@ -25,9 +25,9 @@
 #define AF_XDP 44
 #endif
 
-#define FRAME_SIZE 4096u /* an MTU up to ~3.5 KB in copy mode */
-#define FRAMES     4096u /* 16 MiB of UMEM per socket */
-#define RX_SIZE    2048u
+#define FRAME_SIZE 4096u /* frames up to ESP_XSK_FRAME_MAX (XDP headroom) */
+#define FRAMES     1024u /* 4 MiB of UMEM per socket: ~1 ms at 1 Mpps */
+#define RX_SIZE    512u
 #define FILL_SIZE  FRAMES
 #define COMP_SIZE  64u /* required by the kernel; unused (no TX ring) */
 

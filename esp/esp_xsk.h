@@ -17,6 +17,11 @@
 
 struct esp_xsk;
 
+/* The longest frame a socket takes (a UMEM frame less the kernel's XDP
+ * headroom); the XDP program passes longer ones to the kernel. Keep in
+ * step with esp/bpf/esp_xdp.bpf.c. */
+#define ESP_XSK_FRAME_MAX (4096 - 256)
+
 /* A received frame: the Ethernet frame as it came, in the UMEM (valid
  * until esp_xsk_release). */
 struct esp_xsk_frame {

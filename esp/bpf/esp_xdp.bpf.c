@@ -6,7 +6,8 @@
  * there were no program: IKE on the NAT-T port (the 4-byte non-ESP marker),
  * NAT keepalives and anything shorter than an ESP header, other ports and
  * protocols, IP fragments and options-laden IPv6 (extension headers), VLAN
- * tags, and every packet of a queue without a socket.
+ * tags, frames too long for an AF_XDP frame, and every packet of a queue
+ * without a socket.
  *
  * Built with clang -target bpf (Makefile) and embedded in isthmusd.
  */
@@ -19,6 +20,8 @@
 
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+
+#define FRAME_MAX (4096 - 256) /* ESP_XSK_FRAME_MAX */
 
 /* Queue index -> AF_XDP socket (esp_xsk.c fills it). */
 struct {
@@ -44,6 +47,10 @@ int isthmus_esp(struct xdp_md *ctx)
     struct ethhdr *eth = data;
     struct udphdr *udp;
     if ((void *)(eth + 1) > end)
+        return XDP_PASS;
+    /* Longer than an AF_XDP frame holds (ESP_XSK_FRAME_MAX, esp/esp_xsk.h):
+     * the socket takes it (a jumbo frame on a client-facing link). */
+    if (end - data > FRAME_MAX)
         return XDP_PASS;
     if (eth->h_proto == bpf_htons(ETH_P_IP)) {
         struct iphdr *ip = (void *)(eth + 1);

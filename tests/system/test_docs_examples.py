@@ -187,13 +187,16 @@ def test_unit_parses_with_systemd_analyze(tmp_path):
 
 def test_unit_capabilities_run_a_tenant_with_namespace_and_hook(procs, net, tmp_path):
     """isthmusd as uid 65534 with only the unit's capabilities (ambient, as
-    systemd gives them): the tenant's TUN device is created, moved into the
-    tenant's namespace and addressed there, and the example hook puts its NAT
-    table there; deleting the tenant runs the hook's down."""
+    systemd gives them): the AF_XDP receive path
+    starts on a client-facing interface ([esp] xdp); the tenant's TUN device
+    is created, moved into the tenant's namespace and addressed there, and
+    the example hook puts its NAT table there; deleting the tenant runs the
+    hook's down."""
     caps = unit_values("AmbientCapabilities")
     assert caps == unit_values("CapabilityBoundingSet"), "ambient and bounding sets differ"
     capspec = ",".join(["-all"] + ["+" + c[len("CAP_"):].lower() for c in caps])
-    daemon_ns, tenant_ns = net.ns("dd"), net.ns("dt")
+    daemon_ns, tenant_ns, client_ns = net.ns("dd"), net.ns("dt"), net.ns("dc")
+    net.link(daemon_ns, "198.51.100.1/24", client_ns, "198.51.100.10/24", name_a="wan0")
     # A folder the unprivileged user owns (pytest's tmp_path is root's 0700).
     folder = Path(tempfile.mkdtemp(prefix="deploy-unit-", dir="/tmp"))
     os.chmod(folder, 0o755)
@@ -215,11 +218,12 @@ def test_unit_capabilities_run_a_tenant_with_namespace_and_hook(procs, net, tmp_
         f"{shlex.quote(str(program))} \"$@\"\n")
     wrapper.chmod(0o755)
     d = Isthmusd(procs, folder / "d", name="unit", netns=daemon_ns, binary_path=str(wrapper),
-                 config={"daemon": {"tenant_hook": str(hook)}})
+                 config={"daemon": {"tenant_hook": str(hook)}, "esp": {"xdp": "wan0"}})
     os.chown(d.dir, 65534, 65534)
     try:
         token = d.issue_token("admin", "operator")
         d.start()
+        d.wait_log(r"AF_XDP receive on wan0: 1 queue\(s\), native XDP", timeout=5)
         api = Api(d, token)
         api.must("POST", "/api/v1/tenants", {
             "id": "unit-t", "name": "Unit", "gateway_ids": ["vpn.unit.example"],
