@@ -29,6 +29,8 @@ void api_h_session_history(struct api_req *req, struct api_resp *resp);
 void api_h_stats(struct api_req *req, struct api_resp *resp);
 void api_h_tenant_stats(struct api_req *req, struct api_resp *resp);
 void api_h_metrics(struct api_req *req, struct api_resp *resp);
+/* h_events.c: server-sent events of sessions (api/events_stream.h). */
+void api_h_events(struct api_req *req, struct api_resp *resp);
 
 extern const struct api_field api_token_fields[];
 

@@ -21,6 +21,7 @@
 #define API_TENANT_MAX 64
 
 struct api_deps;
+struct api_stream;
 
 enum api_method { API_GET, API_POST, API_PATCH, API_PUT, API_DELETE, API_OTHER };
 
@@ -63,6 +64,9 @@ struct api_resp {
     char location[512];    /* "" for none */
     char etag[64];         /* "" for none */
     char disposition[160]; /* Content-Disposition, "" for none */
+    /* GET /events: the server answers with this event stream instead of a
+     * body (api/events_stream.h); NULL for every other response. */
+    struct api_stream *stream;
 };
 
 /* Sets a JSON body (takes ownership of obj and puts it). */

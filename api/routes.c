@@ -106,6 +106,7 @@ const struct api_route api_routes[] = {
     {API_GET, "/api/v1/stats", api_h_stats, 0},
     {API_GET, T "/stats", api_h_tenant_stats, 0},
     {API_GET, "/metrics", api_h_metrics, 0},
+    {API_GET, "/api/v1/events", api_h_events, 0},
 };
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/conn.h"
+#include "api/events_stream.h"
 #include "api/handlers.h"
 #include "api/problem.h"
 #include "api/router.h"
@@ -49,8 +50,23 @@ static const char *conn_header(const struct api_req *r, const char *name)
     return MHD_lookup_connection_value(r->io, MHD_HEADER_KIND, name);
 }
 
+/* GET /events: the connection becomes an event stream. */
+static enum MHD_Result send_stream(struct MHD_Connection *c, struct api_resp *resp)
+{
+    api_resp_free(resp);
+    struct MHD_Response *r = api_stream_response(resp->stream, c);
+    resp->stream = NULL; /* the response's now (or closed) */
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *resp)
 {
+    if (resp->stream)
+        return send_stream(c, resp);
     struct MHD_Response *r =
         resp->body ? MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE)
                    : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -222,7 +238,10 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
     }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* Suspend/resume: an event stream with nothing to send is taken off
+     * the loop (api/events_stream.h) instead of holding a thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -243,6 +262,12 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
         return NULL;
     }
     s->deps = *deps;
+    s->deps.streams = NULL;
+    if (deps->events &&
+        !(s->deps.streams = api_streams_new(deps->events, API_STREAMS_MAX, err, errlen))) {
+        api_server_stop(s);
+        return NULL;
+    }
     s->nice = (int)cfg->api_nice;
     if (cfg->api_tls_cert[0]) {
         s->tls_cert = read_file(cfg->api_tls_cert, err, errlen);
@@ -287,8 +312,12 @@ void api_server_stop(struct api_server *s)
 {
     if (!s)
         return;
+    /* Open event streams end first: no connection may be suspended when
+     * the daemon stops. */
+    api_streams_stop(s->deps.streams);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    api_streams_free(s->deps.streams);
     api_set_ready(false);
     free(s->tls_cert);
     if (s->tls_key) {

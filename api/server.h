@@ -13,6 +13,8 @@ struct seal_key;
 struct api_server;
 struct registry;
 struct stats;
+struct events;
+struct api_streams;
 
 struct api_deps {
     const struct config *cfg;
@@ -39,6 +41,10 @@ struct api_deps {
     void (*drain)(void *arg, const char *to);
     bool (*draining)(void *arg, char *to, size_t cap);
     void (*redirect_session)(void *arg, const char *session_id, const char *to);
+    /* Session events for GET /events (concentrator/events.h); NULL: none. */
+    struct events *events;
+    /* Set by api_server_start (not by the caller): the open event streams. */
+    struct api_streams *streams;
 };
 
 /* Starts listening on cfg->api_listen. Returns NULL with a message in err. */

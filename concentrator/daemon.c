@@ -20,6 +20,7 @@
 #include "concentrator/ike.h"
 #include "concentrator/ike_tenant.h"
 #include "concentrator/pool.h"
+#include "concentrator/events.h"
 #include "concentrator/registry.h"
 #include "concentrator/snapshot.h"
 #include "concentrator/stats.h"
@@ -287,6 +288,7 @@ int daemon_run(const struct config *cfg, const char *config_path)
     struct api_server *api = NULL;
     struct api_metrics_server *metrics = NULL;
     struct stats *stats = NULL;
+    struct events *events = NULL;
     struct evl_signal *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
     bool rcu_registered = false;
 
@@ -327,7 +329,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
         goto done;
     }
     stats = stats_new();
-    if (!stats) {
+    events = events_new(EVENTS_RING_DEFAULT);
+    if (!stats || !events) {
         log_err("daemon", "out of memory");
         goto done;
     }
@@ -338,7 +341,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
                                     .own_natt = false,
                                     .stats = stats,
                                     .writer = writer,
-                                    .history_retention_days = cfg->history_retention_days};
+                                    .history_retention_days = cfg->history_retention_days,
+                                    .events = events};
     d.ike = ike_engine_new(&ideps, err, sizeof(err));
     if (!d.ike) {
         log_err("daemon", "%s", err);
@@ -371,7 +375,8 @@ int daemon_run(const struct config *cfg, const char *config_path)
                             .terminate_session = api_terminate_session,
                             .drain = api_drain,
                             .draining = api_draining,
-                            .redirect_session = api_redirect_session};
+                            .redirect_session = api_redirect_session,
+                            .events = events};
     api = api_server_start(&deps, err, sizeof(err));
     if (!api) {
         log_err("daemon", "%s", err);
@@ -403,6 +408,7 @@ done:
         esp_rcu_unregister();
     db_writer_stop(writer);
     stats_free(stats);
+    events_free(events); /* after the engine, whose last sessions end into it */
     evl_signal_free(sig_term);
     evl_signal_free(sig_int);
     evl_signal_free(sig_hup);

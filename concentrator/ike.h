@@ -20,6 +20,7 @@ struct snapshot;
 struct ike_engine;
 struct stats;
 struct db_writer;
+struct events;
 
 struct ike_engine_deps {
     const struct config *cfg;
@@ -30,6 +31,7 @@ struct ike_engine_deps {
     struct stats *stats;      /* counters for metrics and /stats; NULL: none */
     struct db_writer *writer; /* session history rows; NULL: none */
     unsigned history_retention_days;
+    struct events *events; /* session events for GET /events; NULL: none */
 };
 
 struct ike_engine *ike_engine_new(const struct ike_engine_deps *deps, char *err, size_t errlen);

@@ -268,8 +268,10 @@ uint16_t ike_child_create(struct ikesa *sa, struct ike_child_ctx *cc, struct ike
     ikesa_log(sa, cc->rekey_spi_in ? LOG_LVL_INFO : LOG_LVL_DEBUG, "CHILD_SA %08x/%08x %s%s%s",
               nc.spi_in, nc.spi_out, nc.alg_text, cc->rekey_spi_in ? " (rekeyed)" : "",
               nc.installed ? "" : " (no data plane: recorded only)");
-    if (cc->rekey_spi_in)
+    if (cc->rekey_spi_in) {
         ike_rekey_peer_rekeyed(sa, cc->rekey_spi_in, ni, ni_len, nrp, nr_len);
+        ike_session_event(sa, EVENTS_SESSION_REKEY, "child");
+    }
     ike_rekey_arm(sa);
     return 0;
 }
@@ -355,6 +357,7 @@ static int install_ours(struct ikesa *sa, struct esp_sa_params *p, const struct 
     child_copy(&sa->child, &nc);
     ikesa_log(sa, LOG_LVL_INFO, "CHILD_SA %08x/%08x %s (rekeyed by us)", nc.spi_in, nc.spi_out,
               nc.alg_text);
+    ike_session_event(sa, EVENTS_SESSION_REKEY, "child");
     ike_rekey_arm(sa);
     return 0;
 }

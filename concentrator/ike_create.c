@@ -199,6 +199,7 @@ void ike_create_move_session(struct ikesa *ns, struct ikesa *sa)
               (unsigned long long)(ns->we_initiator ? ns->spi_r : ns->spi_i),
               (unsigned long long)(ns->we_initiator ? ns->spi_i : ns->spi_r), ns->alg_text);
     ikesa_publish(ns);
+    ike_session_event(ns, EVENTS_SESSION_REKEY, "ike");
     ikesa_start_liveness(ns);
 }
 

@@ -75,6 +75,7 @@ void ike_session_failed(struct ikesa *sa, uint16_t notify)
     else
         why = STATS_FAIL_OTHER;
     stats_failed(st_of(sa), sa->tenant ? sa->tenant->id : NULL, why);
+    ike_session_event(sa, EVENTS_AUTH_FAILURE, stats_fail_name(why));
     sa->sess.has_fail = false;
 }
 
@@ -232,6 +233,7 @@ void ike_session_up(struct ikesa *sa)
     sa->sess.up = true;
     stats_established(st_of(sa), sa->tenant ? sa->tenant->id : "", mono_ms() - sa->sess.init_ms,
                       wall_s());
+    ike_session_event(sa, EVENTS_SESSION_UP, NULL);
     send_acct(sa, RADIUS_ACCT_START, 0);
     if (!e->sess_timer) {
         e->sess_timer = evl_timer_new(e->loop, sweep, e);
@@ -336,6 +338,35 @@ void ike_session_end(struct ikesa *sa, const char *why)
     send_acct(sa, RADIUS_ACCT_STOP, cause);
     stats_session_ended(st_of(sa), sa->tenant ? sa->tenant->id : "", &c);
     history_row(sa, &c, cause);
+    ike_session_event(sa, EVENTS_SESSION_DOWN, ike_session_cause_name(cause));
+}
+
+/* ---- events ---- */
+
+void ike_session_event(struct ikesa *sa, enum events_type type, const char *detail)
+{
+    struct events *bus = sa->eng->deps.events;
+    if (!bus)
+        return;
+    struct events_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    snprintf(ev.tenant, sizeof(ev.tenant), "%s", sa->tenant ? sa->tenant->id : "");
+    if (type != EVENTS_AUTH_FAILURE)
+        snprintf(ev.session_id, sizeof(ev.session_id), "%s", sa->id);
+    snprintf(ev.identity, sizeof(ev.identity), "%s", who(sa));
+    char addr[80];
+    ike_addr_str(&sa->path.peer, addr, sizeof(addr));
+    char *br = strchr(addr, '[');
+    if (br)
+        *br = '\0';
+    snprintf(ev.client_addr, sizeof(ev.client_addr), "%s", addr);
+    if (sa->has_vip4)
+        pool_addr_str(&sa->vip4, ev.vip4, sizeof(ev.vip4));
+    if (sa->has_vip6)
+        pool_addr_str(&sa->vip6, ev.vip6, sizeof(ev.vip6));
+    snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
+    events_emit(bus, &ev);
 }
 
 /* ---- finished auth jobs ---- */

@@ -15,6 +15,9 @@
  *                         so its last counters are read; idempotent)
  *   auth job finished  -> ike_session_auth_done (RADIUS latency per server;
  *                         takes accounting jobs)
+ * and each of up, failure and end puts an event on the bus
+ * (concentrator/events.h); a CHILD_SA or IKE SA rekey calls
+ * ike_session_event itself.
  */
 #ifndef ISTHMUS_IKE_SESSION_H
 #define ISTHMUS_IKE_SESSION_H
@@ -22,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "concentrator/events.h"
 #include "concentrator/stats.h"
 
 struct ikesa;
@@ -57,6 +61,12 @@ void ike_session_failed(struct ikesa *sa, uint16_t notify);
 void ike_session_end(struct ikesa *sa, const char *why);
 /* Returns true when it took the job (accounting), false for the caller's. */
 bool ike_session_auth_done(struct ike_engine *e, struct auth_job *job);
+
+/* Puts an event of this session on deps.events (none when NULL): its
+ * tenant, id (not for auth failures), identity, client and virtual
+ * addresses, and detail (cause, failure reason, "child"/"ike"; may be
+ * NULL). Never blocks. */
+void ike_session_event(struct ikesa *sa, enum events_type type, const char *detail);
 
 /* The Acct-Terminate-Cause (RFC 2866 5.10) of a reason text, and its name
  * as the session history stores it ("admin-reset", "user-request", ...). */
