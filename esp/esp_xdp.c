@@ -67,6 +67,15 @@ static unsigned rx_queues(const char *ifname)
     return n < MAX_QUEUES ? n : MAX_QUEUES;
 }
 
+/* libbpf refuses options whose bytes past the last field it knows are not
+ * zero, padding included: an initializer does not clear padding. */
+static void xdp_opts(struct bpf_xdp_attach_opts *o, int old_prog_fd)
+{
+    memset(o, 0, sizeof(*o));
+    o->sz = sizeof(*o);
+    o->old_prog_fd = old_prog_fd;
+}
+
 /* The fd of the program attached to ifindex in mode if it is one of ours
  * (a previous run's), else -1; *other says another program is there. */
 static int ours_attached(unsigned ifindex, uint32_t mode, bool *other)
@@ -96,7 +105,8 @@ static int attach_mode(struct esp_xdp *x, uint32_t mode, char *err, size_t errle
         snprintf(err, errlen, "%s already has another XDP program", x->ifname);
         return -1;
     }
-    struct bpf_xdp_attach_opts opts = {.sz = sizeof(opts), .old_prog_fd = old};
+    struct bpf_xdp_attach_opts opts;
+    xdp_opts(&opts, old);
     uint32_t flags = mode | (old >= 0 ? XDP_FLAGS_REPLACE : XDP_FLAGS_UPDATE_IF_NOEXIST);
     int rc = bpf_xdp_attach((int)x->ifindex, x->prog_fd, flags, old >= 0 ? &opts : NULL);
     if (old >= 0)
@@ -154,10 +164,12 @@ struct esp_xdp *esp_xdp_attach(const char *ifname, uint16_t natt_port, char *err
         snprintf(err, errlen, "cannot configure the XDP program: %s", strerror(errno));
         goto fail;
     }
-    char e1[160];
+    char e1[160], e2[160];
     if (attach_mode(x, XDP_FLAGS_DRV_MODE, e1, sizeof(e1)) < 0 &&
-        attach_mode(x, XDP_FLAGS_SKB_MODE, err, errlen) < 0)
+        attach_mode(x, XDP_FLAGS_SKB_MODE, e2, sizeof(e2)) < 0) {
+        snprintf(err, errlen, "native: %s; generic: %s", e1, e2);
         goto fail;
+    }
     return x;
 fail:
     esp_xdp_detach(x);
@@ -169,7 +181,8 @@ void esp_xdp_detach(struct esp_xdp *x)
     if (!x)
         return;
     if (x->mode) {
-        struct bpf_xdp_attach_opts opts = {.sz = sizeof(opts), .old_prog_fd = x->prog_fd};
+        struct bpf_xdp_attach_opts opts;
+        xdp_opts(&opts, x->prog_fd);
         int rc = bpf_xdp_detach((int)x->ifindex, x->mode | XDP_FLAGS_REPLACE, &opts);
         if (rc < 0)
             log_warn("esp", "cannot detach the XDP program from %s: %s", x->ifname, strerror(-rc));

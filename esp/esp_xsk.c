@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "concentrator/wire.h"
@@ -93,6 +94,22 @@ static int set_int(int fd, int opt, unsigned v)
     return setsockopt(fd, SOL_XDP, opt, &i, sizeof(i));
 }
 
+/* Binds to the queue. The socket of a daemon that was killed leaves the
+ * queue a moment after its death (the kernel frees its UMEM in a work
+ * item): EBUSY is retried for up to 2 s. */
+static int bind_queue(int fd, const struct sockaddr_xdp *sa)
+{
+    for (int i = 0; i < 40; i++) {
+        if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+            return 0;
+        if (errno != EBUSY)
+            return -1;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
 struct esp_xsk *esp_xsk_open(unsigned ifindex, unsigned queue, char *err, size_t errlen)
 {
     struct esp_xsk *x = calloc(1, sizeof(*x));
@@ -146,9 +163,9 @@ struct esp_xsk *esp_xsk_open(unsigned ifindex, unsigned queue, char *err, size_t
         .sxdp_queue_id = queue,
         .sxdp_flags = XDP_USE_NEED_WAKEUP,
     };
-    if (bind(x->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (bind_queue(x->fd, &sa) < 0) {
         sa.sxdp_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
-        if (bind(x->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        if (bind_queue(x->fd, &sa) < 0)
             goto fail;
     }
     return x;
