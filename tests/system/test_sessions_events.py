@@ -110,7 +110,10 @@ class Stream:
                 if pred(e):
                     return e
             return None
-        return wait_for(find, timeout, interval=0.05, what=what)
+        try:
+            return wait_for(find, timeout, interval=0.05, what=what)
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; the stream got {self.snapshot()[0]}") from None
 
     def session_events(self):
         return [e for e in self.snapshot()[0] if e.get("event") in SESSION_EVENTS]
@@ -147,7 +150,7 @@ def of_type(kind, **fields):
 
 def raw_stream(daemon, token):
     """A stream on a plain socket (cheap: dozens at once): returns the socket
-    once the status line is read."""
+    and what came after the headers, once they are read."""
     s = socket.create_connection((daemon.api_host, daemon.api_port), timeout=10)
     s.sendall(f"GET {EVENTS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
               f"Accept: text/event-stream\r\n\r\n".encode())
@@ -158,7 +161,7 @@ def raw_stream(daemon, token):
             break
         head += chunk
     assert head.startswith(b"HTTP/1.1 200"), head[:200]
-    return s
+    return s, head.split(b"\r\n\r\n", 1)[1]
 
 
 def read_to_end(s, timeout=10):
@@ -219,14 +222,14 @@ def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
     socks = []
     try:
         for _ in range(64):
-            socks.append(raw_stream(d, ops.token))
+            sock, got = raw_stream(d, ops.token)
+            socks.append(sock)
         t0 = time.monotonic()
         r = ops.get(EVENTS)
         assert r.status == 503 and "too many event streams" in r["detail"], r
         # Nothing happens: the keepalive comment comes within 15 s.
         first = socks[-1]
         first.settimeout(20)
-        got = b""
         while b": keepalive" not in got and time.monotonic() - t0 < 20:
             chunk = first.recv(4096)
             if not chunk:
@@ -262,13 +265,19 @@ def rig(tmp_path_factory):
         yield r
 
 
+@pytest.fixture
+def clean_clients(rig):
+    yield
+    rig.reset()
+
+
 def token(rig, role, tenant):
     return rig.api.must("POST", "/api/v1/tokens", {"name": f"{role}-{tenant}", "role": role,
                                                    "tenant": tenant}, status=201)["token"]
 
 
 @pytestmark_vpn
-def test_session_up_failure_and_down_reach_the_right_streams(rig):
+def test_session_up_failure_and_down_reach_the_right_streams(rig, clean_clients):
     gw = rig.gw
     ops = Stream(gw, rig.api.token).opened()
     t1 = Stream(gw, token(rig, "tenant-viewer", "t1")).opened()
@@ -330,3 +339,36 @@ def test_session_up_failure_and_down_reach_the_right_streams(rig):
     finally:
         for st in (ops, t1, t2):
             st.close()
+
+
+@pytestmark_vpn
+def test_rekeys_and_the_clients_own_delete_are_events_of_the_same_session(rig, clean_clients):
+    ops = Stream(rig.gw, rig.api.token, "?tenant=t1").opened()
+    t2 = Stream(rig.gw, token(rig, "tenant-viewer", "t2")).opened()
+    try:
+        # The client rekeys its CHILD_SA and its IKE SA within seconds.
+        alice = rig.eap_client(1, "alice", child_rekey_time="3s", child_life_time="60s",
+                               child_rand_time="0s", rekey_time="5s", over_time="60s",
+                               rand_time="0s")
+        ok, log = alice.initiate("vpn", "net", timeout=15)
+        assert ok, log
+        up = data(ops.wait_event(of_type("session.up", identity="alice"), what="session.up"))
+        sid = up["session_id"]
+        child = data(ops.wait_event(of_type("session.rekey", session_id=sid, rekeyed="child"),
+                                    timeout=15, what="a CHILD_SA rekey"))
+        ike = data(ops.wait_event(of_type("session.rekey", session_id=sid, rekeyed="ike"),
+                                  timeout=15, what="an IKE SA rekey"))
+        assert child["tenant"] == ike["tenant"] == "t1"
+        assert ike["virtual_addresses"] == up["virtual_addresses"]
+        # The session keeps its id across the IKE SA rekey.
+        assert [x["id"] for x in rig.api.must(
+            "GET", "/api/v1/tenants/t1/sessions?user=alice")["items"]] == [sid]
+
+        rig.disconnect(alice)
+        down = data(ops.wait_event(of_type("session.down", session_id=sid),
+                                   what="session.down after the client's Delete"))
+        assert down["cause"] == "user-request"
+        assert t2.session_events() == []
+    finally:
+        ops.close()
+        t2.close()
