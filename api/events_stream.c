@@ -10,11 +10,13 @@
 #define _GNU_SOURCE
 #include "api/events_stream.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "api/jbuf.h"
@@ -153,6 +155,20 @@ static void fill(struct api_stream *s)
 
 /* ---- libmicrohttpd's callbacks ---- */
 
+/* Whether the client has closed its side (libmicrohttpd does not notice
+ * while a connection is suspended): looked at before each suspension, so a
+ * client that went away is let go at the next keepalive at the latest. */
+static bool client_gone(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    char byte;
+    ssize_t r = recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -173,6 +189,10 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max)
     }
     size_t left = s->out.len - s->out_off;
     if (!left) {
+        if (client_gone(s->conn)) {
+            ret = MHD_CONTENT_READER_END_WITH_ERROR;
+            goto done;
+        }
         /* Nothing to say: off the event loop until the pump resumes it. */
         MHD_suspend_connection(s->conn);
         s->suspended = true;

@@ -160,8 +160,20 @@ def raw_stream(daemon, token):
         if not chunk:
             break
         head += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    if not head.startswith(b"HTTP/1.1 200"):
+        s.close()
+        raise AssertionError(f"not a stream: {head[:200]!r}")
     return s, head.split(b"\r\n\r\n", 1)[1]
+
+
+def try_stream(daemon, token):
+    """raw_stream, or None on a 503."""
+    try:
+        return raw_stream(daemon, token)
+    except AssertionError as e:
+        if "HTTP/1.1 503" in str(e):
+            return None
+        raise
 
 
 def read_to_end(s, timeout=10):
@@ -227,6 +239,7 @@ def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
         t0 = time.monotonic()
         r = ops.get(EVENTS)
         assert r.status == 503 and "too many event streams" in r["detail"], r
+        socks.pop(0).close()  # a client that goes away
         # Nothing happens: the keepalive comment comes within 15 s.
         first = socks[-1]
         first.settimeout(20)
@@ -237,6 +250,11 @@ def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
             got += chunk
         assert b": stream open" in got and b": keepalive" in got, got
         assert time.monotonic() - t0 < 17
+        # The client that went away was let go at its keepalive: its place
+        # is free.
+        sock, _ = wait_for(lambda: try_stream(d, ops.token), 3, interval=0.2,
+                           what="a place freed by the client that left")
+        socks.append(sock)
         # SIGTERM with 64 streams open: every stream ends, the daemon stops.
         d.stop(signal.SIGTERM, timeout=10)
         for s in socks:
