@@ -21,7 +21,7 @@
  * everything but the generator's threads (workers, control thread, and the
  * kernel work done in their syscalls), and each worker thread's own CPU.
  *
- * Usage: esp_pps [-p tun|loopback|both] [-m MiB] [-P] [-L linger_us] [seconds]
+ * Usage: esp_pps [-p tun|loopback|both] [-m MiB] [-P] [-L linger_us] [-c] [seconds]
  *                [inbound|outbound|""] [on|off|""] [workers|0] [bytes|0]
  */
 #define _GNU_SOURCE
@@ -92,6 +92,7 @@ struct opts {
     bool pin;
     int linger_us;     /* esp_io_config.linger_us (0: the default) */
     double max_others; /* a window where other processes took more is run again */
+    bool peer_csum;    /* the peer TUN offers checksum offload without offloads */
 };
 
 /* Pre-encrypted inbound packets: round r is BATCH consecutive packets of SA
@@ -117,6 +118,7 @@ struct bench {
     unsigned nptun;
     size_t size;
     int linger_us;
+    bool peer_csum;
     unsigned workers;
     bool inbound, offloads;
     atomic_bool stop;
@@ -531,6 +533,9 @@ static void peer_tun_open(struct bench *b, unsigned queues)
             die("TUNSETIFF ppspeer0");
         if (b->offloads && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_USO4 | TUN_F_USO6) < 0)
             die("TUNSETOFFLOAD ppspeer0 (USO)");
+        /* -c: checksum offload alone (every NIC has it), no USO. */
+        if (!b->offloads && b->peer_csum && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)
+            die("TUNSETOFFLOAD ppspeer0 (checksum)");
         b->ptun[b->nptun++] = fd;
     }
     sh("ip link set ppspeer0 up txqueuelen 4096");
@@ -670,6 +675,7 @@ static double run_case(const struct opts *o, struct ring *ring, enum peer_kind p
     struct bench *b = calloc(1, sizeof(*b));
     b->size = size;
     b->linger_us = o->linger_us;
+    b->peer_csum = o->peer_csum;
     b->workers = workers;
     b->inbound = inbound;
     b->offloads = offloads;
@@ -783,10 +789,10 @@ static double run_case(const struct opts *o, struct ring *ring, enum peer_kind p
 
 int main(int argc, char **argv)
 {
-    struct opts o = {3, (size_t)4096 << 20, false, 0, 0.1};
+    struct opts o = {3, (size_t)4096 << 20, false, 0, 0.1, false};
     const char *peers = "tun";
     int opt;
-    while ((opt = getopt(argc, argv, "+p:m:PL:")) != -1) {
+    while ((opt = getopt(argc, argv, "+p:m:PL:c")) != -1) {
         switch (opt) {
         case 'p':
             peers = optarg;
@@ -797,14 +803,16 @@ int main(int argc, char **argv)
         case 'P':
             o.pin = true;
             break;
+        case 'c':
+            o.peer_csum = true;
+            break;
         case 'L':
             o.linger_us = atoi(optarg);
             break;
         default:
-            fprintf(
-                stderr,
-                "usage: esp_pps [-p tun|loopback|both] [-m ring MiB] [-P] [-L linger_us] [seconds] "
-                "[inbound|outbound] [on|off] [workers] [bytes]\n");
+            fprintf(stderr, "usage: esp_pps [-p tun|loopback|both] [-m ring MiB] [-P] [-L "
+                            "linger_us] [-c] [seconds] "
+                            "[inbound|outbound] [on|off] [workers] [bytes]\n");
             return 2;
         }
     }
@@ -824,6 +832,8 @@ int main(int argc, char **argv)
            "average %.2f %.2f %.2f%s\n",
            NSA, o.seconds, sysconf(_SC_NPROCESSORS_ONLN), la[0], la[1], la[2],
            o.pin ? ", pinned" : "");
+    if (o.peer_csum)
+        printf("peer TUN without offloads: with checksum offload\n");
     if (o.linger_us)
         printf("workers' linger_us %d (negative: none)\n", o.linger_us);
     printf("%-8s %-4s %2s %5s %3s %9s %6s %6s %6s %7s %4s %6s %4s %4s\n", "dir", "peer", "w",
