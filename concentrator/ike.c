@@ -122,7 +122,7 @@ static void on_ike(void *arg, const uint8_t *cmsg, size_t len, const struct ike_
         if (sa->state == IKESA_ESTABLISHED || sa->state == IKESA_DELETING)
             ike_info_request(sa, &e->inner, h.msg_id);
         else
-            ikesa_destroy(sa, "INFORMATIONAL before the IKE_SA was established");
+            ikesa_destroy(sa, IKE_END_GATEWAY, "INFORMATIONAL before the IKE_SA was established");
         break;
     case IKE_EXCH_CREATE_CHILD_SA:
         if (sa->state == IKESA_ESTABLISHED)
@@ -243,7 +243,7 @@ static void on_cmd(struct evl_async *a, void *arg)
             while (sa) {
                 struct ikesa *next = sa->hnext;
                 if (sa->state != IKESA_DELETING && cmd_matches(c, sa))
-                    ikesa_terminate(sa, c->why);
+                    ikesa_terminate(sa, IKE_END_ADMIN, c->why);
                 sa = next;
             }
         }
@@ -308,7 +308,7 @@ void ike_engine_free(struct ike_engine *e)
         return;
     for (size_t b = 0; b < IKE_SA_BUCKETS; b++)
         while (e->table[b])
-            ikesa_destroy(e->table[b], "the daemon is stopping");
+            ikesa_destroy(e->table[b], IKE_END_SHUTDOWN, "the daemon is stopping");
     evl_timer_free(e->sess_timer);
     ike_rekey_engine_free(e);
     ike_redirect_engine_free(e);

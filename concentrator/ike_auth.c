@@ -134,14 +134,14 @@ static void fail(struct ikesa *sa, uint32_t msg_id, uint16_t notify, const char 
     size_t n = ike_build_finish(&b);
     if (n)
         ike_send_response(sa, IKE_EXCH_AUTH, msg_id, inner, n, b.first);
-    ikesa_destroy(sa, "authentication failed");
+    ikesa_destroy(sa, IKE_END_GATEWAY, "authentication failed");
 }
 
 static void respond(struct ikesa *sa, uint32_t msg_id, struct ike_builder *b)
 {
     size_t n = ike_build_finish(b);
     if (!n) {
-        ikesa_destroy(sa, "cannot build the IKE_AUTH response");
+        ikesa_destroy(sa, IKE_END_ERROR, "cannot build the IKE_AUTH response");
         return;
     }
     sa->peer_next_id = msg_id + 1;
@@ -314,7 +314,8 @@ static void initial_contact(struct ikesa *sa)
             const char *ow = o->eap_identity[0] ? o->eap_identity : o->peer_id;
             if (o != sa && o->state == IKESA_ESTABLISHED && o->tenant && sa->tenant &&
                 strcmp(o->tenant->id, sa->tenant->id) == 0 && strcasecmp(ow, who) == 0)
-                ikesa_destroy(o, "replaced: the same identity connected again (INITIAL_CONTACT)");
+                ikesa_destroy(o, IKE_END_GATEWAY,
+                              "replaced: the same identity connected again (INITIAL_CONTACT)");
             o = next;
         }
     }
@@ -573,7 +574,7 @@ void ike_auth_radius_done(struct ike_engine *e, struct auth_job *job)
             ike_put_eap(&b, failure, sizeof(failure));
         ike_put_notify(&b, IKE_PROTO_NONE, IKE_N_AUTHENTICATION_FAILED, NULL, 0, NULL, 0);
         respond(sa, msg_id, &b);
-        ikesa_destroy(sa, "RADIUS rejected the client");
+        ikesa_destroy(sa, IKE_END_GATEWAY, "RADIUS rejected the client");
         break;
     }
     default:
@@ -730,7 +731,7 @@ static void first_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_
     sa->idi_body = malloc(idi->body.len);
     sa->auth_req = malloc(in->raw.len);
     if (!sa->idi_body || !sa->auth_req) {
-        ikesa_destroy(sa, "out of memory");
+        ikesa_destroy(sa, IKE_END_ERROR, "out of memory");
         return;
     }
     memcpy(sa->idi_body, idi->body.p, idi->body.len);
@@ -764,7 +765,7 @@ static void first_auth(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_
         return;
     }
     if (choose_idr(sa, idr) < 0) {
-        ikesa_destroy(sa, "out of memory");
+        ikesa_destroy(sa, IKE_END_ERROR, "out of memory");
         return;
     }
     if (ike_msg_find(in, IKE_PL_AUTH, NULL)) {

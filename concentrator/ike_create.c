@@ -126,7 +126,7 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
                                 sizeof(nr), spii, spir, &ns->keys);
     OPENSSL_cleanse(skeyseed, sizeof(skeyseed));
     if (rc < 0 || ike_sk_pair_new(&ns->xf, &ns->keys, false, &ns->sk_out, &ns->sk_in) < 0) {
-        ikesa_destroy(ns, "IKE_SA rekey: key derivation failed");
+        ikesa_destroy(ns, IKE_END_ERROR, "IKE_SA rekey: key derivation failed");
         answer_notify(sa, msg_id, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
         return;
     }
@@ -152,7 +152,7 @@ static void rekey_ike(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     ike_put_ke(&b, c.dh, pub, pub_len);
     size_t len = ike_build_finish(&b);
     if (!len) {
-        ikesa_destroy(ns, "IKE_SA rekey: cannot build the answer");
+        ikesa_destroy(ns, IKE_END_ERROR, "IKE_SA rekey: cannot build the answer");
         return;
     }
 

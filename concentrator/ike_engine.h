@@ -268,11 +268,12 @@ unsigned ike_half_open_count(struct ike_engine *e, const struct sockaddr_storage
 void ike_peer_counts_free(struct ike_engine *e);
 /* The one place an IKE SA changes state; logs "old -> new". */
 void ikesa_set_state(struct ikesa *sa, enum ikesa_state st);
-/* Removes it from the tables, releases addresses and the CHILD_SA, frees. */
-void ikesa_destroy(struct ikesa *sa, const char *why);
+/* Removes it from the tables, releases addresses and the CHILD_SA, frees;
+ * a session still up ends as `end` says (ike_session.h), why is logged. */
+void ikesa_destroy(struct ikesa *sa, enum ike_end end, const char *why);
 /* Ends an established SA from our side: Delete sent (retransmitted until
  * answered or given up), CHILD_SA and addresses released at once. */
-void ikesa_terminate(struct ikesa *sa, const char *why);
+void ikesa_terminate(struct ikesa *sa, enum ike_end end, const char *why);
 /* Starts the liveness checks of an established SA ([ike] dpd_delay). */
 void ikesa_start_liveness(struct ikesa *sa);
 /* Publishes the SA in the session registry (after a change). */

@@ -40,8 +40,9 @@ void ike_info_request(struct ikesa *sa, const struct ike_msg *in, uint32_t msg_i
     sa->peer_next_id = msg_id + 1;
     ike_send_response(sa, IKE_EXCH_INFORMATIONAL, msg_id, inner, n, n ? b.first : IKE_PL_NONE);
     if (delete_ike)
-        ikesa_destroy(sa, sa->moved ? "the client deleted the rekeyed IKE_SA"
-                                    : "the client deleted the IKE_SA");
+        ikesa_destroy(sa, IKE_END_CLIENT,
+                      sa->moved ? "the client deleted the rekeyed IKE_SA"
+                                : "the client deleted the IKE_SA");
 }
 
 void ike_info_response(struct ikesa *sa, const struct ike_msg *in)
@@ -49,5 +50,5 @@ void ike_info_response(struct ikesa *sa, const struct ike_msg *in)
     (void)in;
     sa->our_pending = false;
     if (sa->state == IKESA_DELETING)
-        ikesa_destroy(sa, "our Delete was answered");
+        ikesa_destroy(sa, IKE_END_GATEWAY, "our Delete was answered");
 }

@@ -147,7 +147,7 @@ static void expire_cb(struct evl_timer *t, void *arg)
     (void)t;
     struct ikesa *sa = arg;
     sa->eng->stats.half_open_expired++;
-    ikesa_destroy(sa, "half-open IKE_SA expired: no IKE_AUTH in time");
+    ikesa_destroy(sa, IKE_END_GATEWAY, "half-open IKE_SA expired: no IKE_AUTH in time");
 }
 
 static bool put_chosen_sa(struct ike_builder *b, const struct ike_choice *c)
@@ -314,7 +314,7 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     OPENSSL_cleanse(gir, sizeof(gir));
     if (krc < 0 || ike_sk_pair_new(&sa->xf, &sa->keys, false, &sa->sk_out, &sa->sk_in) < 0) {
         ike_dh_free(dh);
-        ikesa_destroy(sa, "key derivation failed");
+        ikesa_destroy(sa, IKE_END_ERROR, "key derivation failed");
         return;
     }
 
@@ -354,7 +354,7 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
     int pub_rc = ike_dh_public(dh, pub, sizeof(pub), &pub_len);
     ike_dh_free(dh);
     if (pub_rc < 0) {
-        ikesa_destroy(sa, "cannot export our key exchange value");
+        ikesa_destroy(sa, IKE_END_ERROR, "cannot export our key exchange value");
         return;
     }
     uint8_t out[2048];
@@ -384,13 +384,13 @@ void ike_init_request(struct ike_engine *e, uint8_t *buf, size_t len, const stru
                    sizeof(hash_algs));
     size_t out_len = ike_build_finish(&b);
     if (!out_len) {
-        ikesa_destroy(sa, "cannot build the IKE_SA_INIT response");
+        ikesa_destroy(sa, IKE_END_ERROR, "cannot build the IKE_SA_INIT response");
         return;
     }
     sa->init_req = malloc(len);
     sa->init_resp = malloc(out_len);
     if (!sa->init_req || !sa->init_resp) {
-        ikesa_destroy(sa, "out of memory");
+        ikesa_destroy(sa, IKE_END_ERROR, "out of memory");
         return;
     }
     memcpy(sa->init_req, buf, len);

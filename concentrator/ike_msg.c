@@ -141,9 +141,10 @@ static void on_retransmit(struct evl_timer *t, void *arg)
         return;
     if (++sa->our_tries > sa->eng->cfg->retransmit_tries) {
         sa->our_pending = false;
-        ikesa_destroy(sa, sa->state == IKESA_DELETING
-                              ? "the peer did not answer our Delete"
-                              : "dead peer: it did not answer our liveness checks");
+        ikesa_destroy(sa, IKE_END_LOST,
+                      sa->state == IKESA_DELETING
+                          ? "the peer did not answer our Delete"
+                          : "dead peer: it did not answer our liveness checks");
         return;
     }
     send_cached(sa, &sa->our_req);

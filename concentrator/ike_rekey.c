@@ -90,9 +90,10 @@ static void on_events(struct evl_async *a, void *arg)
             start_rekey(sa, ev.dir == ESP_DIR_IN ? "soft traffic limit (in)"
                                                  : "soft traffic limit (out)");
         } else if (ev.kind != ESP_EV_SOFT_LIFETIME && ev.spi_in == sa->child.spi_in) {
-            ikesa_terminate(sa, ev.kind == ESP_EV_SEQ_EXHAUSTED
-                                    ? "the CHILD_SA ran out of sequence numbers"
-                                    : "the CHILD_SA reached its hard traffic limit unrekeyed");
+            ikesa_terminate(sa, IKE_END_LIFETIME,
+                            ev.kind == ESP_EV_SEQ_EXHAUSTED
+                                ? "the CHILD_SA ran out of sequence numbers"
+                                : "the CHILD_SA reached its hard traffic limit unrekeyed");
         }
     }
 }
@@ -179,7 +180,8 @@ static void on_hard(struct evl_timer *t, void *arg)
     if (sa->state != IKESA_ESTABLISHED || sa->moved || !sa->rk ||
         sa->rk->armed_spi != sa->child.spi_in)
         return;
-    ikesa_terminate(sa, "the CHILD_SA reached its hard lifetime without being rekeyed");
+    ikesa_terminate(sa, IKE_END_LIFETIME,
+                    "the CHILD_SA reached its hard lifetime without being rekeyed");
 }
 
 static struct ike_rekey *rk_of(struct ikesa *sa)

@@ -79,7 +79,8 @@ static void on_reauth(struct evl_timer *t, void *arg)
     struct ikesa *sa = arg;
     if (sa->state != IKESA_ESTABLISHED || sa->moved)
         return;
-    ikesa_terminate(sa, "the client did not reauthenticate within the policy's reauth_interval");
+    ikesa_terminate(sa, IKE_END_LIFETIME,
+                    "the client did not reauthenticate within the policy's reauth_interval");
 }
 
 static struct ike_ikerk *irk_of(struct ikesa *sa)
@@ -283,7 +284,7 @@ static struct ikesa *successor(struct ikesa *sa, struct ike_ikerk *k, uint64_t p
                                 spii, spir, &ns->keys);
     OPENSSL_cleanse(skeyseed, sizeof(skeyseed));
     if (rc < 0 || ike_sk_pair_new(&ns->xf, &ns->keys, true, &ns->sk_out, &ns->sk_in) < 0) {
-        ikesa_destroy(ns, "IKE_SA rekey: key derivation failed");
+        ikesa_destroy(ns, IKE_END_ERROR, "IKE_SA rekey: key derivation failed");
         return NULL;
     }
     ike_create_move_session(ns, sa);
@@ -300,7 +301,7 @@ static void delete_old(struct ikesa *sa)
     size_t n = ike_build_finish(&b);
     ikesa_set_state(sa, IKESA_DELETING);
     if (!n || ike_send_request(sa, IKE_EXCH_INFORMATIONAL, inner, n, b.first) < 0)
-        ikesa_destroy(sa, "rekeyed; its Delete could not be sent");
+        ikesa_destroy(sa, IKE_END_GATEWAY, "rekeyed; its Delete could not be sent");
 }
 
 bool ike_ikerk_response(struct ikesa *sa, const struct ike_msg *in)

@@ -406,10 +406,10 @@ void ikesa_start_liveness(struct ikesa *sa)
         evl_timer_start(sa->dpd, e->cfg->dpd_delay_s, e->cfg->dpd_delay_s);
 }
 
-void ikesa_terminate(struct ikesa *sa, const char *why)
+void ikesa_terminate(struct ikesa *sa, enum ike_end end, const char *why)
 {
     if (sa->state != IKESA_ESTABLISHED) {
-        ikesa_destroy(sa, why);
+        ikesa_destroy(sa, end, why);
         return;
     }
     ikesa_log(sa, LOG_LVL_NOTICE, "ending the session of '%s': %s",
@@ -422,14 +422,14 @@ void ikesa_terminate(struct ikesa *sa, const char *why)
     if (sa->eng->registry)
         registry_remove(sa->eng->registry, sa->id);
     ike_child_delete(sa);
-    ike_session_end(sa, why);
+    ike_session_end(sa, end);
     ike_cfg_release(sa);
     ikesa_set_state(sa, IKESA_DELETING);
     if (!n || ike_send_request(sa, IKE_EXCH_INFORMATIONAL, inner, n, b.first) < 0)
-        ikesa_destroy(sa, why);
+        ikesa_destroy(sa, end, why);
 }
 
-void ikesa_destroy(struct ikesa *sa, const char *why)
+void ikesa_destroy(struct ikesa *sa, enum ike_end end, const char *why)
 {
     struct ike_engine *e = sa->eng;
     if (e->registry && !sa->moved)
@@ -450,7 +450,7 @@ void ikesa_destroy(struct ikesa *sa, const char *why)
     sa->state = IKESA_DEAD;
     if (!sa->moved) { /* a rekeyed IKE SA handed these to its successor */
         ike_child_delete(sa);
-        ike_session_end(sa, why);
+        ike_session_end(sa, end);
         ike_cfg_release(sa);
     }
     ike_ikerk_free(sa);

@@ -244,26 +244,25 @@ void ike_session_up(struct ikesa *sa)
 
 /* ---- the end ---- */
 
-unsigned ike_session_cause(const char *why)
+unsigned ike_session_cause(enum ike_end end)
 {
-    static const struct {
-        const char *text;
-        unsigned cause;
-    } map[] = {
-        {"client deleted", RADIUS_TERM_USER_REQUEST},
-        {"operator", RADIUS_TERM_ADMIN_RESET},
-        {"disabled or deleted", RADIUS_TERM_ADMIN_RESET},
-        {"daemon is stopping", RADIUS_TERM_NAS_REBOOT},
-        {"did not answer", RADIUS_TERM_LOST_CARRIER},
-        {"dead peer", RADIUS_TERM_LOST_CARRIER},
-        {"idle", RADIUS_TERM_IDLE_TIMEOUT},
-        {"lifetime", RADIUS_TERM_SESSION_TIMEOUT},
-        {"session timeout", RADIUS_TERM_SESSION_TIMEOUT},
-    };
-    for (size_t i = 0; why && i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcasestr(why, map[i].text))
-            return map[i].cause;
-    return RADIUS_TERM_NAS_REQUEST;
+    switch (end) {
+    case IKE_END_ERROR:
+        return RADIUS_TERM_NAS_ERROR;
+    case IKE_END_CLIENT:
+        return RADIUS_TERM_USER_REQUEST;
+    case IKE_END_ADMIN:
+        return RADIUS_TERM_ADMIN_RESET;
+    case IKE_END_SHUTDOWN:
+        return RADIUS_TERM_NAS_REBOOT;
+    case IKE_END_LOST:
+        return RADIUS_TERM_LOST_CARRIER;
+    case IKE_END_LIFETIME:
+        return RADIUS_TERM_SESSION_TIMEOUT;
+    case IKE_END_GATEWAY:
+    default:
+        return RADIUS_TERM_NAS_REQUEST;
+    }
 }
 
 const char *ike_session_cause_name(unsigned cause)
@@ -327,12 +326,12 @@ static void history_row(struct ikesa *sa, const struct reg_counters *c, unsigned
     }
 }
 
-void ike_session_end(struct ikesa *sa, const char *why)
+void ike_session_end(struct ikesa *sa, enum ike_end end)
 {
     if (!sa->sess.up || sa->sess.ended || sa->moved)
         return;
     sa->sess.ended = true;
-    unsigned cause = ike_session_cause(why);
+    unsigned cause = ike_session_cause(end);
     struct reg_counters c;
     totals(sa, &c);
     send_acct(sa, RADIUS_ACCT_STOP, cause);

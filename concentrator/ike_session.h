@@ -33,6 +33,18 @@ struct ike_engine;
 struct auth_job;
 struct evl_timer;
 
+/* How a session ended, as the call site that ends it knows: accounting's
+ * Acct-Terminate-Cause and the history's cause follow from it. */
+enum ike_end {
+    IKE_END_GATEWAY = 0, /* the gateway's own decision (nas-request) */
+    IKE_END_ERROR,       /* the gateway could not go on: memory, keys (nas-error) */
+    IKE_END_CLIENT,      /* the client deleted it (user-request) */
+    IKE_END_ADMIN,       /* an operator, or the user or tenant disabled (admin-reset) */
+    IKE_END_SHUTDOWN,    /* the daemon is stopping (nas-reboot) */
+    IKE_END_LOST,        /* the client stopped answering (lost-carrier) */
+    IKE_END_LIFETIME,    /* a hard lifetime, or reauthentication not done (session-timeout) */
+};
+
 #define IKE_SESSION_INTERIM_MIN 5 /* seconds; shorter intervals are raised to it */
 /* The auth-pool fairness key of every accounting record (no tenant id can
  * start with "-"). */
@@ -56,9 +68,9 @@ void ike_session_init(struct ikesa *sa);
 void ike_session_up(struct ikesa *sa);
 void ike_session_set_fail(struct ikesa *sa, enum stats_fail why);
 void ike_session_failed(struct ikesa *sa, uint16_t notify);
-/* Ends the session's accounting and writes its history row; why is the
- * reason the engine logs (mapped to an Acct-Terminate-Cause). */
-void ike_session_end(struct ikesa *sa, const char *why);
+/* Ends the session's accounting and writes its history row, with the
+ * cause that `end` maps to. */
+void ike_session_end(struct ikesa *sa, enum ike_end end);
 /* Returns true when it took the job (accounting), false for the caller's. */
 bool ike_session_auth_done(struct ike_engine *e, struct auth_job *job);
 
@@ -68,9 +80,9 @@ bool ike_session_auth_done(struct ike_engine *e, struct auth_job *job);
  * NULL). Never blocks. */
 void ike_session_event(struct ikesa *sa, enum events_type type, const char *detail);
 
-/* The Acct-Terminate-Cause (RFC 2866 5.10) of a reason text, and its name
+/* The Acct-Terminate-Cause (RFC 2866 5.10) of a way to end, and its name
  * as the session history stores it ("admin-reset", "user-request", ...). */
-unsigned ike_session_cause(const char *why);
+unsigned ike_session_cause(enum ike_end end);
 const char *ike_session_cause_name(unsigned cause);
 
 #endif

@@ -131,23 +131,21 @@ static void session_ends_map_to_terminate_causes(void **state)
 {
     (void)state;
     static const struct {
-        const char *why;
+        enum ike_end end;
         unsigned cause;
         const char *name;
     } cases[] = {
-        {"the client deleted the IKE_SA", RADIUS_TERM_USER_REQUEST, "user-request"},
-        {"ended by the operator through the API", RADIUS_TERM_ADMIN_RESET, "admin-reset"},
-        {"the user was disabled or deleted", RADIUS_TERM_ADMIN_RESET, "admin-reset"},
-        {"the tenant was disabled or deleted", RADIUS_TERM_ADMIN_RESET, "admin-reset"},
-        {"the daemon is stopping", RADIUS_TERM_NAS_REBOOT, "nas-reboot"},
-        {"the peer did not answer our request (retransmissions exhausted)",
-         RADIUS_TERM_LOST_CARRIER, "lost-carrier"},
-        {"replaced: the same identity connected again (INITIAL_CONTACT)", RADIUS_TERM_NAS_REQUEST,
-         "nas-request"},
-        {NULL, RADIUS_TERM_NAS_REQUEST, "nas-request"},
+        {IKE_END_CLIENT, RADIUS_TERM_USER_REQUEST, "user-request"},
+        {IKE_END_ADMIN, RADIUS_TERM_ADMIN_RESET, "admin-reset"},
+        {IKE_END_SHUTDOWN, RADIUS_TERM_NAS_REBOOT, "nas-reboot"},
+        {IKE_END_LOST, RADIUS_TERM_LOST_CARRIER, "lost-carrier"},
+        {IKE_END_LIFETIME, RADIUS_TERM_SESSION_TIMEOUT, "session-timeout"},
+        {IKE_END_ERROR, RADIUS_TERM_NAS_ERROR, "nas-error"},
+        {IKE_END_GATEWAY, RADIUS_TERM_NAS_REQUEST, "nas-request"},
+        {(enum ike_end)99, RADIUS_TERM_NAS_REQUEST, "nas-request"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        unsigned c = ike_session_cause(cases[i].why);
+        unsigned c = ike_session_cause(cases[i].end);
         assert_int_equal(c, cases[i].cause);
         assert_string_equal(ike_session_cause_name(c), cases[i].name);
     }
