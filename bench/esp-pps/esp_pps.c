@@ -773,12 +773,6 @@ static double run_case(const struct opts *o, struct ring *ring, enum peer_kind p
         printf(" sink %.3f", pkts ? (double)(sink1 - sink0) / (double)pkts : 0);
     printf(" stalls %llu lost %llu%s\n", (unsigned long long)b->gen_stalls,
            (unsigned long long)b->gen_lost, others > o->max_others ? " DISTURBED" : "");
-    if (getenv("PPS_DEBUG")) {
-        esp_io_counters(b->io, c1);
-        printf("debug: sent %llu rx %llu rx_esp %llu\n", (unsigned long long)b->gen_sent,
-               (unsigned long long)c1[ESP_IO_RX_PACKETS], (unsigned long long)c1[ESP_IO_RX_ESP]);
-        sh("grep Udp: /proc/net/snmp; nstat -az | grep -i -E 'drop|err' | grep -v ' 0 ' ");
-    }
     fflush(stdout);
     teardown(b);
     pthread_cond_destroy(&b->cond);
