@@ -151,6 +151,14 @@ static inline uint64_t esp_io_ev(unsigned kind, uint32_t idx)
 
 /* esp_worker.c */
 void *esp_worker_main(void *arg);
+/* How long a worker that just handled `done` packets, `gap_us` after its
+ * previous wake-up, waits for more (interrupt moderation): linger_us when
+ * at least two more packets are due in that time at that rate, else 0; and
+ * never so long that more than ESP_IO_LINGER_MAX_PACKETS would arrive
+ * meanwhile (the kernel's queues in front of a worker are finite: a TUN
+ * queue holds ESP_TUN_TXQUEUELEN). */
+#define ESP_IO_LINGER_MAX_PACKETS 1024
+unsigned esp_io_linger_us(unsigned done, uint64_t gap_us, unsigned linger_us);
 /* Hands an IKE datagram to the queue (esp_io.c). */
 void esp_io_ike_push(struct esp_io *io, struct esp_worker *w, const uint8_t *buf, size_t len,
                      const struct esp_io_path *path);

@@ -613,6 +613,17 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+unsigned esp_io_linger_us(unsigned done, uint64_t gap_us, unsigned linger_us)
+{
+    if (!done || !linger_us || (uint64_t)done * linger_us < 2 * gap_us)
+        return 0;
+    /* Packets due in linger_us at done/gap_us: at most the cap. */
+    uint64_t gap = gap_us ? gap_us : 1;
+    if ((uint64_t)done * linger_us > (uint64_t)ESP_IO_LINGER_MAX_PACKETS * gap)
+        return (unsigned)((uint64_t)ESP_IO_LINGER_MAX_PACKETS * gap / done);
+    return linger_us;
+}
+
 void *esp_worker_main(void *arg)
 {
     struct esp_worker *w = arg;
@@ -646,8 +657,9 @@ void *esp_worker_main(void *arg)
         uint64_t t = now_us();
         uint64_t gap = t - last;
         last = t;
-        if ((uint64_t)done * w->io->linger_us >= 2 * gap) {
-            struct timespec ts = {0, (long)w->io->linger_us * 1000};
+        unsigned wait = esp_io_linger_us(done, gap, w->io->linger_us);
+        if (wait) {
+            struct timespec ts = {0, (long)wait * 1000};
             rcu_thread_offline();
             nanosleep(&ts, NULL);
             rcu_thread_online();

@@ -432,3 +432,15 @@ def test_esp_is_read_through_af_xdp_only_where_configured(rig):
         assert xdp >= rx - 10, (xdp, rx)
     else:
         assert xdp == 0, xdp
+
+
+def test_tenant_device_queues_hold_a_workers_linger(rig):
+    # The kernel queues what it routes into a tenant's device until a
+    # worker reads it; 4096 packets hold a worker's longest wait
+    # (esp_io_linger_us) even at a million packets a second.
+    for t in (1, 2):
+        r = run(["ip", "-n", rig.topo.lan_ns(t), "-j", "link", "show", "dev", f"ik-t{t}"],
+                timeout=10)
+        link = json.loads(r.stdout)[0]
+        assert link["txqlen"] == 4096, link
+        assert link["mtu"] == 1400, link
