@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--rate", type=float, default=20.0,
                     help="paced requests/s over both paths (half each)")
     ap.add_argument("--rounds", type=int, default=2, help="baseline/loaded rounds (interleaved)")
+    ap.add_argument("--no-flat", action="store_true",
+                    help="skip the flat-out phase (more rounds of baseline/paced in the time)")
     ap.add_argument("--api-nice", type=int, default=None,
                     help="[api] nice of isthmusd (default: the daemon's, 10)")
     ap.add_argument("--bin", default=None)
@@ -177,6 +179,8 @@ def main():
             paced_bps.append(bps)
             paced.append(res)
             cpu["paced"].append(c)
+            if a.no_flat:
+                continue
             bps, res, c = with_load(rig, a.seconds, load(2, 0))
             flat_bps.append(bps)
             flat.append(res)
@@ -211,7 +215,8 @@ def main():
           f"baseline streams: {', '.join(f'{x / 1e6:.0f}' for x in base_bps)} Mbit/s; paced: "
           f"{', '.join(f'{x / 1e6:.0f}' for x in paced_bps)}")
     show(f"paced ({a.rate:g} req/s in all)", paced, paced_bps, cpu["paced"])
-    show("flat out (2 connections per path)", flat, flat_bps, cpu["flat"])
+    if flat:
+        show("flat out (2 connections per path)", flat, flat_bps, cpu["flat"])
 
 
 if __name__ == "__main__":
