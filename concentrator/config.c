@@ -183,30 +183,48 @@ static int set_hostport(struct parse_state *st, void *field, size_t size, const 
     return set_string(st, field, size, value);
 }
 
-static int set_listen_list(struct parse_state *st, void *field, size_t size, const char *value)
+/* A list of items separated by commas or white space into out[max][len]:
+ * each checked by ok (NULL: refused, with the reason for "'item' is ...");
+ * *count is how many. Returns 0, or -1 with st->err. */
+static int set_list(struct parse_state *st, const char *value, char *out, size_t len, unsigned max,
+                    unsigned *count, const char *what, const char *(*ok)(const char *item))
 {
-    (void)field;
-    (void)size;
-    struct config *cfg = st->cfg;
-    char buf[CONFIG_MAX_LISTEN * CONFIG_ADDR_MAX];
+    char buf[1024];
     if (strlen(value) >= sizeof(buf)) {
         snprintf(st->err, sizeof(st->err), "list is too long");
         return -1;
     }
     strcpy(buf, value);
-    cfg->ike_listen_count = 0;
+    *count = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        if (!valid_ip(tok)) {
-            snprintf(st->err, sizeof(st->err), "'%s' is not an IPv4 or IPv6 address", tok);
+        const char *why = ok(tok);
+        if (why) {
+            snprintf(st->err, sizeof(st->err), "'%.64s' is %s", tok, why);
             return -1;
         }
-        if (cfg->ike_listen_count == CONFIG_MAX_LISTEN) {
-            snprintf(st->err, sizeof(st->err), "more than %d addresses", CONFIG_MAX_LISTEN);
+        if (*count == max) {
+            snprintf(st->err, sizeof(st->err), "more than %u %s", max, what);
             return -1;
         }
-        snprintf(cfg->ike_listen[cfg->ike_listen_count++], CONFIG_ADDR_MAX, "%s", tok);
+        snprintf(out + (size_t)(*count)++ * len, len, "%s", tok);
     }
+    return 0;
+}
+
+static const char *listen_item(const char *tok)
+{
+    return valid_ip(tok) && strlen(tok) < CONFIG_ADDR_MAX ? NULL : "not an IPv4 or IPv6 address";
+}
+
+static int set_listen_list(struct parse_state *st, void *field, size_t size, const char *value)
+{
+    (void)field;
+    (void)size;
+    struct config *cfg = st->cfg;
+    if (set_list(st, value, cfg->ike_listen[0], CONFIG_ADDR_MAX, CONFIG_MAX_LISTEN,
+                 &cfg->ike_listen_count, "addresses", listen_item) < 0)
+        return -1;
     if (cfg->ike_listen_count == 0) {
         snprintf(st->err, sizeof(st->err), "at least one address is needed");
         return -1;
@@ -214,36 +232,23 @@ static int set_listen_list(struct parse_state *st, void *field, size_t size, con
     return 0;
 }
 
-/* [esp] xdp: interface names, comma or space separated; empty: none. */
+static const char *ifname_item(const char *tok)
+{
+    size_t n = strlen(tok);
+    return n < CONFIG_IFNAME_MAX && strspn(tok, "abcdefghijklmnopqrstuvwxyz"
+                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") == n
+               ? NULL
+               : "not an interface name (at most 15 letters, digits, - _ . @)";
+}
+
+/* [esp] xdp: interface names; empty: none. */
 static int set_xdp_list(struct parse_state *st, void *field, size_t size, const char *value)
 {
     (void)field;
     (void)size;
     struct config *cfg = st->cfg;
-    char buf[CONFIG_MAX_XDP * CONFIG_IFNAME_MAX + 64];
-    if (strlen(value) >= sizeof(buf)) {
-        snprintf(st->err, sizeof(st->err), "list is too long");
-        return -1;
-    }
-    strcpy(buf, value);
-    cfg->esp_xdp_count = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        size_t n = strlen(tok);
-        if (n >= CONFIG_IFNAME_MAX ||
-            strspn(tok, "abcdefghijklmnopqrstuvwxyz"
-                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") != n) {
-            snprintf(st->err, sizeof(st->err),
-                     "'%.32s' is not an interface name (at most 15 letters, digits, - _ . @)", tok);
-            return -1;
-        }
-        if (cfg->esp_xdp_count == CONFIG_MAX_XDP) {
-            snprintf(st->err, sizeof(st->err), "more than %d interfaces", CONFIG_MAX_XDP);
-            return -1;
-        }
-        snprintf(cfg->esp_xdp[cfg->esp_xdp_count++], CONFIG_IFNAME_MAX, "%s", tok);
-    }
-    return 0;
+    return set_list(st, value, cfg->esp_xdp[0], CONFIG_IFNAME_MAX, CONFIG_MAX_XDP,
+                    &cfg->esp_xdp_count, "interfaces", ifname_item);
 }
 
 static int set_uint_field(struct parse_state *st, const struct key_def *k, const char *value)

@@ -89,6 +89,7 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(c->esp_workers, 0);
     assert_int_equal(c->esp_linger_us, 500);
     assert_true(c->esp_offloads);
+    assert_int_equal(c->esp_xdp_count, 0);
     assert_string_equal(c->api_listen, "127.0.0.1:8443");
     assert_string_equal(c->api_tls_cert, "");
     assert_string_equal(c->api_tls_key, "");
@@ -134,6 +135,7 @@ static void every_key_is_read(void **state)
                      "workers = 3\n"
                      "linger = 0\n"
                      "offloads = no\n"
+                     "xdp = wan0, wan1\twan.2\n"
                      "[api]\n"
                      "listen = [::1]:9443\n"
                      "tls_cert = /etc/isthmus/api.crt\n"
@@ -166,6 +168,9 @@ static void every_key_is_read(void **state)
     assert_int_equal(c->esp_workers, 3);
     assert_int_equal(c->esp_linger_us, 0);
     assert_false(c->esp_offloads);
+    assert_int_equal(c->esp_xdp_count, 3);
+    assert_string_equal(c->esp_xdp[0], "wan0");
+    assert_string_equal(c->esp_xdp[2], "wan.2");
     assert_string_equal(c->api_listen, "[::1]:9443");
     assert_string_equal(c->api_tls_cert, "/etc/isthmus/api.crt");
     assert_string_equal(c->api_tls_key, "/etc/isthmus/api.key");
@@ -241,6 +246,9 @@ static void bad_values_name_file_line_and_key(void **state)
         {"ike", "listen = 198.51.100.300", "listen"},
         {"ike", "listen = gateway.example", "listen"},
         {"ike", "listen = ,", "listen"},
+        {"esp", "xdp = eth0/1", "not an interface name"},
+        {"esp", "xdp = averyveryverylongname0", "not an interface name"},
+        {"esp", "xdp = a b c d e f g h i", "more than 8 interfaces"},
         {"ike", "listen = 1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,1.1.1.7,1.1.1.8,1.1.1.9",
          "listen"},
         {"esp", "workers = 65", "workers"},
