@@ -49,6 +49,7 @@ struct api_streams {
     struct events *bus;
     struct api_stream *head;
     unsigned n, max;
+    atomic_uint *gauge; /* kept at n (metrics), or NULL */
     bool stop;
     pthread_t pump;
     bool pump_started;
@@ -218,6 +219,8 @@ static void unlink_locked(struct api_stream *s)
     if (s->next)
         s->next->prev = s->prev;
     h->n--;
+    if (h->gauge)
+        atomic_store(h->gauge, h->n);
 }
 
 static void free_cb(void *cls)
@@ -343,6 +346,15 @@ unsigned api_streams_count(struct api_streams *h)
     return n;
 }
 
+void api_streams_gauge(struct api_streams *h, atomic_uint *gauge)
+{
+    pthread_mutex_lock(&h->mu);
+    h->gauge = gauge;
+    if (gauge)
+        atomic_store(gauge, h->n);
+    pthread_mutex_unlock(&h->mu);
+}
+
 struct api_stream *api_stream_open(struct api_streams *h, const char *tenant, bool has_after,
                                    uint64_t after, enum api_stream_refusal *why)
 {
@@ -383,6 +395,8 @@ struct api_stream *api_stream_open(struct api_streams *h, const char *tenant, bo
         h->head->prev = s;
     h->head = s;
     h->n++;
+    if (h->gauge)
+        atomic_store(h->gauge, h->n);
     pthread_mutex_unlock(&h->mu);
     return s;
 }

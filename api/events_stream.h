@@ -14,6 +14,7 @@
 #ifndef ISTHMUS_API_EVENTS_STREAM_H
 #define ISTHMUS_API_EVENTS_STREAM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,5 +57,8 @@ struct MHD_Response *api_stream_response(struct api_stream *s, struct MHD_Connec
 
 /* Streams open now (metrics, tests). */
 unsigned api_streams_count(struct api_streams *h);
+/* Also keeps *gauge at the number of streams open (NULL: none). Before the
+ * first stream opens. */
+void api_streams_gauge(struct api_streams *h, atomic_uint *gauge);
 
 #endif

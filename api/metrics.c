@@ -259,6 +259,8 @@ static void daemon_wide(FILE *f, struct stats *st)
            "Session history rows never written (writer queue full).");
     fprintf(f, "isthmus_session_history_dropped_total %llu\n",
             (unsigned long long)atomic_load(&st->history_dropped));
+    family(f, "isthmus_api_event_streams", "gauge", "GET /api/v1/events streams open.");
+    fprintf(f, "isthmus_api_event_streams %u\n", atomic_load(&st->event_streams));
     family(f, "isthmus_handshakes_per_second", "gauge",
            "Sessions established per second over the last minute.");
     fprintf(f, "isthmus_handshakes_per_second %.4f\n",

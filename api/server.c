@@ -23,6 +23,7 @@
 #include "api/router.h"
 #include "concentrator/config.h"
 #include "concentrator/log.h"
+#include "concentrator/stats.h"
 
 struct api_server {
     struct MHD_Daemon *mhd;
@@ -268,6 +269,8 @@ struct api_server *api_server_start(const struct api_deps *deps, char *err, size
         api_server_stop(s);
         return NULL;
     }
+    if (s->deps.streams && deps->stats)
+        api_streams_gauge(s->deps.streams, &deps->stats->event_streams);
     s->nice = (int)cfg->api_nice;
     if (cfg->api_tls_cert[0]) {
         s->tls_cert = read_file(cfg->api_tls_cert, err, errlen);

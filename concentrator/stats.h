@@ -89,6 +89,7 @@ struct stats {
     atomic_uint_fast64_t rate_n[STATS_RATE_WINDOW];
     atomic_uint_fast64_t acct_dropped; /* records the auth pool refused */
     atomic_uint_fast64_t history_dropped;
+    atomic_uint event_streams; /* GET /events streams open (api/events_stream.c) */
     /* Sources read by stats_queues and the session readers (set once at start). */
     struct esp_sadb *_Atomic sadb;
     struct auth_pool *_Atomic auth;

@@ -20,6 +20,7 @@ With a real strongSwan client (the VPN rig, two tenants):
 Every event's data is validated against openapi.yaml.
 """
 import json
+import re
 import os
 import signal
 import socket
@@ -228,6 +229,14 @@ def test_stream_answers_and_refuses_as_the_contract_says(isthmusd):
             s.close()
 
 
+def stream_gauge(api):
+    """isthmus_api_event_streams from /metrics."""
+    text = api.get("/metrics").text
+    m = re.search(r"(?m)^isthmus_api_event_streams (\d+)$", text)
+    assert m, text[:2000]
+    return int(m.group(1))
+
+
 def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
     d = isthmusd(start=False)
     ops = operator_client(d)
@@ -239,6 +248,7 @@ def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
         t0 = time.monotonic()
         r = ops.get(EVENTS)
         assert r.status == 503 and "too many event streams" in r["detail"], r
+        assert stream_gauge(ops) == 64
         socks.pop(0).close()  # a client that goes away
         # Nothing happens: the keepalive comment comes within 15 s.
         first = socks[-1]
@@ -255,6 +265,10 @@ def test_stream_limit_keepalive_and_a_clean_stop(isthmusd):
         sock, _ = wait_for(lambda: try_stream(d, ops.token), 3, interval=0.2,
                            what="a place freed by the client that left")
         socks.append(sock)
+        assert stream_gauge(ops) == 64
+        socks.pop().close()
+        wait_for(lambda: stream_gauge(ops) == 63, 20, interval=0.5,
+                 what="the metric counting the stream that left")
         # SIGTERM with 64 streams open: every stream ends, the daemon stops.
         d.stop(signal.SIGTERM, timeout=10)
         for s in socks:
