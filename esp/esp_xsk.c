@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "concentrator/wire.h"
+#include "esp/esp_gro.h"
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -249,13 +250,8 @@ int esp_xsk_parse(const uint8_t *frame, size_t len, const uint8_t **payload, siz
             return -1;
         if (ihl > 20 && !rd_skip(&r, ihl - 20))
             return -1;
-        uint32_t sum = 0;
-        for (size_t i = 0; i < ihl; i += 2)
-            sum += (uint32_t)ip[i] << 8 | ip[i + 1];
-        while (sum >> 16)
-            sum = (sum & 0xffff) + (sum >> 16);
-        if (sum != 0xffff)
-            return -1;
+        if (esp_gro_csum_fold(esp_gro_csum_add(0, ip, ihl)) != 0xffff)
+            return -1; /* the header checksum */
         struct sockaddr_in *sin = (struct sockaddr_in *)peer;
         sin->sin_family = AF_INET;
         memcpy(&sin->sin_addr, ip + 12, 4);

@@ -19,7 +19,6 @@ Every response is validated against openapi.yaml by lib/api.py.
 """
 import json
 import math
-import os
 import re
 import subprocess
 import time
@@ -255,11 +254,7 @@ def connect(rig):
     alice = rig.eap_client(1, "alice")
     ok, log = alice.initiate("vpn", "net", timeout=15)
     assert ok, log
-
-    def listed():
-        items = rig.api.must("GET", "/api/v1/tenants/t1/sessions?user=alice")["items"]
-        return items[0] if items else None
-    return alice, wait_for(listed, 5, interval=0.1, what="alice's session in /sessions")
+    return alice, rig.wait_session(1, "alice")
 
 
 def session(rig, sid):

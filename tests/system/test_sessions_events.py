@@ -21,7 +21,6 @@ Every event's data is validated against openapi.yaml.
 """
 import json
 import re
-import os
 import signal
 import socket
 import subprocess
@@ -318,11 +317,7 @@ def test_session_up_failure_and_down_reach_the_right_streams(rig, clean_clients)
         alice = rig.eap_client(1, "alice")
         ok, log = alice.initiate("vpn", "net", timeout=15)
         assert ok, log
-
-        def listed():
-            items = rig.api.must("GET", "/api/v1/tenants/t1/sessions?user=alice")["items"]
-            return items[0] if items else None
-        s = wait_for(listed, 5, interval=0.1, what="alice's session in /sessions")
+        s = rig.wait_session(1, "alice")
 
         up = data(ops.wait_event(of_type("session.up", session_id=s["id"]),
                                  what="session.up on the operator's stream"))

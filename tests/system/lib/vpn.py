@@ -334,6 +334,14 @@ class Rig:
     def patch(self, path, body):
         return self.api.must("PATCH", path, body).json
 
+    def wait_session(self, t, user, timeout=5.0):
+        """The live session of user in tenant t as GET /sessions lists it,
+        once it is there (the gateway publishes it just after IKE_AUTH)."""
+        def listed():
+            items = self.api.must("GET", f"/api/v1/tenants/t{t}/sessions?user={user}")["items"]
+            return items[0] if items else None
+        return wait_for(listed, timeout, interval=0.1, what=f"{user}'s session in /sessions")
+
     def set_user(self, t, username, **fields):
         return self.patch(f"{T_PATH}/{tenant_id(t)}/users/{username}", fields)
 
